@@ -1,0 +1,55 @@
+# Every user-facing target does its own set-up first: a fresh clone needs only `make demo`
+# or `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export PYSPARK_PYTHON ?= $(CURDIR)/$(BIN)/python
+
+.PHONY: setup demo dev test test-fast bench lint fmt manifest java clean
+
+setup: $(STAMP) java $(DAGSTER_HOME)/dagster.yaml
+
+$(STAMP): pyproject.toml setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e ".[dev]" 2>&1 | grep -v "is ignored: it is neither" || true
+	$(BIN)/python -c "import data_platform, dagster, dagster_dbt, pyspark, kafka, duckdb"
+	touch $@
+
+# pyspark needs a Java runtime; install one from Debian's packages when it is missing.
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "java not found: installing openjdk-17-jre-headless"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+demo: setup
+	$(BIN)/data-platform demo
+
+dev: setup
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+
+test: setup
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test-fast: setup
+	$(BIN)/pytest -q -m "not spark and not ui"
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf .data .dagster_home build

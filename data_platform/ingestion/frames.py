@@ -1,0 +1,18 @@
+"""Turn validated API records into the DataFrame a raw table is loaded from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from data_platform.lib.warehouse import TableSpec
+
+
+def records_to_frame(spec: TableSpec, records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Keep the table's source columns; amounts stay as the source sent them (as text)."""
+    frame = pd.DataFrame.from_records(records, columns=spec.source_columns)
+    if "total_amount" in frame.columns:
+        amounts = frame["total_amount"]
+        frame["total_amount"] = amounts.where(amounts.isna(), amounts.astype(str))
+    return frame

@@ -1,0 +1,1 @@
+"""Pure code with no Dagster imports: warehouse SQL, the orders API client, demo data, validation."""

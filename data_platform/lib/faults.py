@@ -1,0 +1,28 @@
+"""Named fault-injection points, armed through the environment so crash tests reach subprocesses.
+
+`DATA_PLATFORM_FAULTS` holds comma-separated point names; a name suffixed with `:exit` kills the
+process outright (a hard crash with no cleanup) instead of raising.
+"""
+
+from __future__ import annotations
+
+import os
+
+FAULTS_ENV = "DATA_PLATFORM_FAULTS"
+
+
+class InjectedFault(RuntimeError):
+    """Raised at an armed fault point; only ever seen in tests."""
+
+
+def fault_point(name: str) -> None:
+    """Raise (or exit) here when the test harness armed this point."""
+    armed = os.environ.get(FAULTS_ENV, "")
+    if not armed:
+        return
+    for entry in armed.split(","):
+        point, _, mode = entry.strip().partition(":")
+        if point == name:
+            if mode == "exit":
+                os._exit(77)
+            raise InjectedFault(f"injected fault at {name!r}")

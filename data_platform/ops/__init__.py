@@ -1,0 +1,1 @@
+"""Operating the platform: the `data-platform` command, the demo, reports."""

@@ -1,0 +1,77 @@
+"""Resources shared by every domain, each with its embedded local default."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from pydantic import Field
+
+from data_platform.lib import warehouse
+from data_platform.lib.orders_api import DemoTransport, HttpTransport, OrdersApiClient
+from data_platform.lib.paths import warehouse_path
+
+ORDERS_API_URL_ENV = "ORDERS_API_URL"
+ORDERS_API_TOKEN_ENV = "ORDERS_API_TOKEN"
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file. Connections are short and wait out another writer's lock."""
+
+    path: str | None = Field(
+        default=None, description="DuckDB file; default $DATA_PLATFORM_WAREHOUSE or .data/."
+    )
+    lock_timeout_seconds: float = Field(
+        default=600.0, description="How long to wait for another process's lock."
+    )
+
+    def resolved_path(self) -> Path:
+        return Path(self.path).resolve() if self.path else warehouse_path()
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        with warehouse.connect(
+            self.resolved_path(), read_only=read_only, lock_timeout_seconds=self.lock_timeout_seconds
+        ) as conn:
+            yield conn
+
+
+class OrdersApiResource(dg.ConfigurableResource):
+    """The orders HTTP API, or the built-in deterministic demo source when no URL is set.
+
+    `base_url` falls back to $ORDERS_API_URL at run time; the bearer token is read only from
+    $ORDERS_API_TOKEN (a secret: never config, never logged).
+    """
+
+    base_url: str | None = None
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: float = 30.0
+    max_retries: int = 5
+    backoff_seconds: float = 0.5
+    max_backoff_seconds: float = 30.0
+    page_size: int = 5000
+    demo_orders_per_day: int = 2000
+    demo_user_count: int = 300
+
+    def effective_base_url(self) -> str | None:
+        return self.base_url or os.environ.get(ORDERS_API_URL_ENV) or None
+
+    def client(self) -> OrdersApiClient:
+        base_url = self.effective_base_url()
+        if base_url is None:
+            transport = DemoTransport(self.demo_orders_per_day, self.demo_user_count)
+        else:
+            transport = HttpTransport(
+                base_url,
+                connect_timeout=self.connect_timeout_seconds,
+                read_timeout=self.read_timeout_seconds,
+                max_retries=self.max_retries,
+                backoff_seconds=self.backoff_seconds,
+                max_backoff_seconds=self.max_backoff_seconds,
+                token=os.environ.get(ORDERS_API_TOKEN_ENV),
+            )
+        return OrdersApiClient(transport, page_size=self.page_size)

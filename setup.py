@@ -1,0 +1,4 @@
+from setuptools import setup
+
+# Thin shim: metadata lives in pyproject.toml.
+setup()
