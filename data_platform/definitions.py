@@ -4,6 +4,7 @@ import dagster as dg
 
 from data_platform.ingestion import defs as ingestion
 from data_platform.resources import OrdersApiResource, WarehouseResource
+from data_platform.streaming.kafka_resource import KafkaResource
 
 defs = dg.Definitions.merge(
     ingestion.defs,
@@ -11,6 +12,7 @@ defs = dg.Definitions.merge(
         resources={
             "warehouse": WarehouseResource(),
             "orders_api": OrdersApiResource(),
+            "kafka": KafkaResource(),
         }
     ),
 )

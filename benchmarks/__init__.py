@@ -1,0 +1,1 @@
+"""`make bench`: side-by-side measurements, each module printing its own figures."""

@@ -1,0 +1,1 @@
+"""Streaming: Kafka micro-batches (sensor + assets + DLQ) and Spark windowed aggregates."""
