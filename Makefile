@@ -7,10 +7,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export PYSPARK_PYTHON ?= $(CURDIR)/$(BIN)/python
+# Local Kafka-protocol broker for `make dev` (make demo uses a free port).
+KAFKA_PORT ?= 9092
 
 .PHONY: setup demo dev test test-fast bench lint fmt manifest java clean
 
-setup: $(STAMP) java $(DAGSTER_HOME)/dagster.yaml
+setup: $(STAMP) java $(DAGSTER_HOME)/dagster.yaml manifest
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,15 +26,30 @@ java:
 	  echo "java not found: installing openjdk-17-jre-headless"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
 
+# The dbt manifest is prepared ahead (dbt parse), so importing the definitions never parses.
+# Re-parsed only when a file of the dbt project changed.
+DBT_MANIFEST := dbt_project/target/manifest.json
+DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o \
+  -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.yaml' -o -name '*.csv' \) -print)
+
+manifest: $(DBT_MANIFEST)
+
+$(DBT_MANIFEST): $(STAMP) $(DBT_SOURCES)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dagster-dbt project prepare-and-package \
+	  --file data_platform/dbt/project.py
+	touch $@
+
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $@
+	@# Create the storage once, before concurrent runs could race to initialise it.
+	$(BIN)/dagster instance migrate >/dev/null
 
 demo: setup
-	$(BIN)/data-platform demo
+	$(BIN)/data-platform broker --port 0 -- $(BIN)/data-platform demo
 
 dev: setup
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+	$(BIN)/data-platform broker --port $(KAFKA_PORT) -- $(BIN)/dagster dev -h 127.0.0.1 -p 3000
 
 test: setup
 	$(BIN)/pytest -q -p no:cacheprovider

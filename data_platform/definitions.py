@@ -2,12 +2,18 @@
 
 import dagster as dg
 
+from data_platform.dbt import defs as dbt
 from data_platform.ingestion import defs as ingestion
 from data_platform.resources import OrdersApiResource, WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
+from data_platform.streaming.microbatch import defs as microbatch
+from data_platform.streaming.windows import defs as windows
 
 defs = dg.Definitions.merge(
     ingestion.defs,
+    dbt.defs,
+    windows.defs,
+    microbatch.defs,
     dg.Definitions(
         resources={
             "warehouse": WarehouseResource(),

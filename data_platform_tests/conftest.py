@@ -55,6 +55,9 @@ def dagster_home(tmp_path: Path) -> Path:
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+    # Create the SQLite storage once, up front: processes that race to initialise a brand-new
+    # instance can stamp its schema version twice and leave it unusable.
+    dg.DagsterInstance.from_config(str(home)).dispose()
     return home
 
 

@@ -6,15 +6,17 @@ from data_platform.partitions import daily_partitions
 
 daily_ingestion_job = dg.define_asset_job(
     "daily_ingestion_job",
-    selection=dg.AssetSelection.groups("ingestion") - dg.AssetSelection.assets("raw_users"),
+    selection=(dg.AssetSelection.groups("ingestion") - dg.AssetSelection.assets("raw_users"))
+    | dg.AssetSelection.groups("staging")
+    | dg.AssetSelection.assets("fact_orders"),
     partitions_def=daily_partitions,
-    description="One day of raw orders, order items and customers.",
+    description="One day of raw orders, order items and customers, then staging and fact_orders.",
 )
 
 users_refresh_job = dg.define_asset_job(
     "users_refresh_job",
-    selection=dg.AssetSelection.assets("raw_users"),
-    description="Refresh the users table.",
+    selection=dg.AssetSelection.assets("raw_users", "users_snapshot"),
+    description="Refresh the users table, then record its changes in the SCD2 snapshot.",
 )
 
 # Runs shortly after midnight UTC for the day that just ended (yesterday's partition).

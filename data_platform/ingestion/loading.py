@@ -128,6 +128,7 @@ def materialization_metadata(summary: LoadSummary) -> dict[str, dg.MetadataValue
             f"{summary.first_day.isoformat()}...{summary.last_day.isoformat()}"
         )
         metadata["days_loaded"] = dg.MetadataValue.int(len(summary.rows_by_day))
+        metadata["rows_by_day"] = dg.MetadataValue.json(summary.rows_by_day)
     if summary.preview is not None and not summary.preview.empty:
         metadata["preview"] = dg.MetadataValue.md(_markdown_table(summary.preview))
     return metadata

@@ -9,10 +9,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from data_platform.ops import demo, serve_api
+from data_platform.ops import broker, checks_report, demo, dlq, produce_orders, serve_api
 
 # Modules contributing subcommands, in the order `--help` lists them.
-COMMAND_MODULES = [demo, serve_api]
+COMMAND_MODULES = [demo, serve_api, checks_report, broker, produce_orders, dlq]
 
 
 def default_dagster_home() -> None:

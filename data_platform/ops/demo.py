@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 from data_platform.lib import warehouse
 from data_platform.lib.paths import warehouse_path
+from data_platform.ops import checks_report, stream_demo
 
 DEFAULT_START = "2024-03-01"
 DEFAULT_DAYS = 7
@@ -66,4 +67,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"Warehouse: {warehouse_path()}")
     ingest(first, last)
     summarise_raw(first, last)
-    return 0
+    stream_demo.run_stream_demo(print_table)
+    return checks_report.demo_step()  # keep last: the demo ends with the check report

@@ -10,6 +10,8 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from data_platform.lib.kafka_io import ensure_topics
+
 BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"
 DEFAULT_BOOTSTRAP = "localhost:9092"
 
@@ -28,6 +30,16 @@ class KafkaResource(dg.ConfigurableResource):
     dlq_topic: str = "orders-dlq"
     request_timeout_ms: int = 10_000
     api_timeout_ms: int = 5_000
+    api_version: str = Field(
+        default="3.9", description="Broker protocol version; set so clients never probe/block."
+    )
+    bootstrap_timeout_ms: int = 5_000
+    consumer_group: str = Field(
+        default="data-platform-orders",
+        description="Group whose offsets the micro-batch commits after the warehouse commit.",
+    )
+    orders_partitions: int = 3
+    dlq_partitions: int = 1
 
     def resolved_bootstrap_servers(self) -> str:
         return self.bootstrap_servers or os.environ.get(BOOTSTRAP_ENV) or DEFAULT_BOOTSTRAP
@@ -49,3 +61,18 @@ class KafkaResource(dg.ConfigurableResource):
         if self.ssl_cafile:
             config["ssl_cafile"] = self.ssl_cafile
         return config
+
+    def bounded_config(self) -> dict[str, Any]:
+        """client_config plus a fixed protocol version and bootstrap timeout: no call can hang."""
+        return {
+            **self.client_config(),
+            "api_version": tuple(int(x) for x in self.api_version.split(".")),
+            "bootstrap_timeout_ms": self.bootstrap_timeout_ms,
+        }
+
+    def ensure_topics(self) -> list[str]:
+        """Create the orders and DLQ topics if missing (idempotent); returns the ones created."""
+        return ensure_topics(
+            self.bounded_config(),
+            {self.orders_topic: self.orders_partitions, self.dlq_topic: self.dlq_partitions},
+        )

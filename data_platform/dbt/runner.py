@@ -1,0 +1,99 @@
+"""Run dbt for an asset step: warehouse path in the environment, row counts once dbt has exited.
+
+DuckDB admits one process per file, so no warehouse connection is held while dbt runs; the row
+counts are read after the dbt subprocess has released the file.
+"""
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+from dagster_dbt import DbtCliResource
+
+from data_platform.lib.paths import WAREHOUSE_ENV
+from data_platform.resources import WarehouseResource
+
+DbtEvent = dg.Output | dg.AssetMaterialization | dg.AssetCheckResult | dg.AssetObservation
+
+
+@contextmanager
+def warehouse_env(path: Path) -> Iterator[None]:
+    """Point dbt's profile at the resource's absolute warehouse path (dbt runs in dbt_project/)."""
+    previous = os.environ.get(WAREHOUSE_ENV)
+    os.environ[WAREHOUSE_ENV] = str(path)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(WAREHOUSE_ENV, None)
+        else:
+            os.environ[WAREHOUSE_ENV] = previous
+
+
+def partition_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """The run's partition time window as dbt vars: [min_date, max_date) in YYYY-MM-DD."""
+    window = context.partition_time_window
+    return {"min_date": f"{window.start:%Y-%m-%d}", "max_date": f"{window.end:%Y-%m-%d}"}
+
+
+def _node(manifest: Mapping[str, Any], event: DbtEvent) -> Mapping[str, Any] | None:
+    unique_id = event.metadata.get("unique_id")
+    text = getattr(unique_id, "value", unique_id)
+    return manifest.get("nodes", {}).get(text) if isinstance(text, str) else None
+
+
+def _count_rows(
+    conn: duckdb.DuckDBPyConnection, node: Mapping[str, Any], dbt_vars: Mapping[str, str] | None
+) -> dict[str, Any]:
+    """Total rows of the node's relation and, for a ranged incremental run, rows in the range."""
+    relation = node["relation_name"]  # from the manifest, quoted by dbt
+    counts: dict[str, Any] = {
+        "dagster/row_count": conn.execute(f"SELECT COUNT(*) FROM {relation}").fetchone()[0]  # noqa: S608 - relation name from the dbt manifest
+    }
+    range_column = node.get("config", {}).get("range_column")
+    if range_column and dbt_vars:
+        counts["partition_range_row_count"] = conn.execute(
+            f"SELECT COUNT(*) FROM {relation} WHERE {range_column} >= ? AND {range_column} < ?",  # noqa: S608 - identifiers from the dbt manifest
+            [date.fromisoformat(dbt_vars["min_date"]), date.fromisoformat(dbt_vars["max_date"])],
+        ).fetchone()[0]
+    return counts
+
+
+def run_dbt(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    args: Sequence[str],
+    dbt_vars: Mapping[str, str] | None = None,
+) -> Iterator[DbtEvent]:
+    """`dbt <args>` for the selected assets; yields its events with row counts attached.
+
+    Events are collected until dbt exits (also when it fails), then re-emitted with metadata;
+    a failing dbt invocation is raised after its events, so failed checks are still recorded.
+    """
+    events: list[DbtEvent] = []
+    error: Exception | None = None
+    with warehouse_env(warehouse.resolved_path()):
+        invocation = dbt.cli(list(args), context=context)
+        try:
+            events.extend(invocation.stream())
+        except Exception as exc:  # re-raised below, after the events are recorded
+            error = exc
+    manifest = invocation.manifest
+    built = [(e, _node(manifest, e)) for e in events if isinstance(e, dg.Output | dg.AssetMaterialization)]
+    counts: dict[int, dict[str, Any]] = {}
+    if built:
+        with warehouse.connect(read_only=True) as conn:
+            for event, node in built:
+                if node is not None and node.get("relation_name"):
+                    counts[id(event)] = _count_rows(conn, node, dbt_vars)
+    for event in events:
+        extra = counts.get(id(event))
+        yield event.with_metadata({**event.metadata, **extra}) if extra else event
+    if error is not None:
+        raise error

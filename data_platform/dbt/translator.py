@@ -1,0 +1,30 @@
+"""How dbt nodes become Dagster assets: flat keys and one group per warehouse schema."""
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtProject
+
+
+def _flat_key(props: Mapping[str, Any]) -> dg.AssetKey:
+    """`stg_orders`, not `staging/stg_orders`: dbt names are unique, as raw asset names are."""
+    return dg.AssetKey(props["name"])
+
+
+def _schema_group(props: Mapping[str, Any]) -> str:
+    """The schema a node is built in (staging, marts, snapshots) is its Dagster group."""
+    return props.get("config", {}).get("schema") or "dbt"
+
+
+class DataPlatformDbtTranslator(DagsterDbtTranslator):
+    """Sources keep the asset key of their `meta.dagster.asset_key` (the raw assets)."""
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] == "source":
+            return spec
+        return spec.replace_attributes(key=_flat_key(props), group_name=_schema_group(props))

@@ -1,0 +1,128 @@
+"""Asset-check report rows and their renderings (table, JSON, Markdown); no Dagster imports.
+
+The report is a deploy/CI gate: `failing_error_checks` decides the exit code, so "failed" has
+one definition here, shared by every format.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+PASSED = "PASSED"
+FAILED = "FAILED"
+# The check was planned but its run failed before evaluating it: the gate cannot vouch for it.
+EXECUTION_FAILED = "EXECUTION_FAILED"
+SKIPPED = "SKIPPED"
+IN_PROGRESS = "IN_PROGRESS"
+NEVER_RUN = "NEVER_RUN"
+
+ERROR = "ERROR"
+WARN = "WARN"
+
+FORMATS = ("table", "json", "markdown")
+HEADER = ("asset", "check", "partition", "result", "severity", "when", "details")
+MAX_DETAIL_CHARS = 80
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """The latest evaluation of one asset check (or its absence)."""
+
+    asset: str
+    check: str
+    result: str
+    severity: str | None = None
+    partition: str | None = None
+    evaluated_at: datetime | None = None
+    run_id: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def blocks(self) -> bool:
+        """True when this row must fail the gate: an ERROR check that failed or never finished."""
+        return self.result == EXECUTION_FAILED or (self.result == FAILED and self.severity == ERROR)
+
+
+def failing_error_checks(rows: Sequence[CheckRow]) -> list[CheckRow]:
+    return [row for row in rows if row.blocks]
+
+
+def _when(row: CheckRow) -> str:
+    return row.evaluated_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if row.evaluated_at else ""
+
+
+def _details(metadata: Mapping[str, Any]) -> str:
+    """Metadata as `key=value` pairs, each value shortened so a table row stays readable."""
+    parts = []
+    for key, value in metadata.items():
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        if len(text) > MAX_DETAIL_CHARS:
+            text = text[: MAX_DETAIL_CHARS - 3] + "..."
+        parts.append(f"{key}={text}")
+    return " ".join(parts)
+
+
+def _cells(row: CheckRow) -> tuple[str, ...]:
+    # Metadata repeating the partition column (e.g. a run's partition range) is left out.
+    details = {k: v for k, v in row.metadata.items() if v is None or v != row.partition}
+    return (row.asset, row.check, row.partition or "", row.result, row.severity or "",
+            _when(row), _details(details))  # fmt: skip
+
+
+def render_table(rows: Sequence[CheckRow]) -> str:
+    lines = [HEADER, *(_cells(row) for row in rows)]
+    widths = [max(len(cells[i]) for cells in lines) for i in range(len(HEADER) - 1)]
+    out = []
+    for cells in lines:
+        padded = [cell.ljust(width) for cell, width in zip(cells, widths, strict=False)]
+        out.append("  ".join([*padded, cells[-1]]).rstrip())
+    out.insert(1, "  ".join("-" * w for w in widths) + "  -------")
+    return "\n".join(out) + "\n" + summary(rows) + "\n"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(rows: Sequence[CheckRow]) -> str:
+    out = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    for row in rows:
+        cells = list(_cells(row))
+        cells[3] = f"**{cells[3]}**" if row.blocks else cells[3]
+        out.append("| " + " | ".join(_md_escape(c) for c in cells) + " |")
+    return "\n".join(out) + "\n\n" + summary(rows) + "\n"
+
+
+def render_json(rows: Sequence[CheckRow]) -> str:
+    def encode(row: CheckRow) -> dict[str, Any]:
+        data = asdict(row)
+        data["evaluated_at"] = row.evaluated_at.isoformat() if row.evaluated_at else None
+        data["metadata"] = dict(row.metadata)
+        data["blocks"] = row.blocks
+        return data
+
+    failing = failing_error_checks(rows)
+    document = {"checks": [encode(row) for row in rows], "failing_error_checks": len(failing),
+                "ok": not failing}  # fmt: skip
+    return json.dumps(document, indent=2, default=str) + "\n"
+
+
+def summary(rows: Sequence[CheckRow]) -> str:
+    counts = {r: sum(1 for row in rows if row.result == r) for r in (PASSED, FAILED)}
+    failing = failing_error_checks(rows)
+    text = f"{len(rows)} checks: {counts[PASSED]} passed, {counts[FAILED]} failed"
+    if failing:
+        names = ", ".join(f"{row.asset}:{row.check}" for row in failing)
+        return f"{text}; ERROR-severity failures: {names}"
+    return f"{text}; no ERROR-severity failures"
+
+
+def render(rows: Sequence[CheckRow], fmt: str) -> str:
+    renderers = {"table": render_table, "json": render_json, "markdown": render_markdown}
+    if fmt not in renderers:
+        raise ValueError(f"unknown report format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    return renderers[fmt](rows)

@@ -1,0 +1,161 @@
+"""Order-event contract: decode and validate one Kafka record value, naming the failing field.
+
+Contract (shared with the Spark job): the value is a UTF-8 JSON object
+`{"order_id": str, "customer_id": str, "amount": number, "currency": str,
+"event_time": ISO-8601 with a zone}` and the key is the customer id. Validation never raises:
+it returns either a clean `OrderEvent` or an `EventError` (code + message) for the DLQ.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from typing import NamedTuple
+
+DEFAULT_MAX_RECORD_BYTES = 32 * 1024
+
+# Error codes, one per way a record can be poison (the DLQ's `error_code`).
+TOMBSTONE = "tombstone"
+OVERSIZED = "oversized"
+NOT_UTF8 = "not_utf8"
+NOT_JSON = "not_json"
+NOT_OBJECT = "not_object"
+MISSING_FIELD = "missing_field"
+WRONG_TYPE = "wrong_type"
+EMPTY_FIELD = "empty_field"
+NEGATIVE_AMOUNT = "negative_amount"
+NON_FINITE_AMOUNT = "non_finite_amount"
+BAD_TIMESTAMP = "bad_timestamp"
+TIMESTAMP_WITHOUT_ZONE = "timestamp_without_zone"
+ERROR_CODES = (
+    TOMBSTONE,
+    OVERSIZED,
+    NOT_UTF8,
+    NOT_JSON,
+    NOT_OBJECT,
+    MISSING_FIELD,
+    WRONG_TYPE,
+    EMPTY_FIELD,
+    NEGATIVE_AMOUNT,
+    NON_FINITE_AMOUNT,
+    BAD_TIMESTAMP,
+    TIMESTAMP_WITHOUT_ZONE,
+)
+
+REQUIRED_FIELDS = ("order_id", "customer_id", "amount", "currency", "event_time")
+_STRING_FIELDS = ("order_id", "customer_id", "currency")
+
+
+class OrderEvent(NamedTuple):
+    order_id: str
+    customer_id: str
+    amount: float
+    currency: str
+    event_time: datetime  # timezone-aware, normalised to UTC
+
+
+class EventError(NamedTuple):
+    code: str
+    message: str
+
+
+def _non_finite(name: str) -> float:
+    """`NaN`/`Infinity` literals are not JSON; keep them as non-finite numbers to reject."""
+    return float(name.replace("Infinity", "inf"))
+
+
+# One decoder for all records: `json.loads(..., parse_constant=...)` would build one per call.
+_DECODER = json.JSONDecoder(parse_constant=_non_finite)
+
+
+def parse_event_time(value: object) -> datetime | EventError:
+    """An ISO-8601 timestamp string with an explicit zone, returned in UTC."""
+    if not isinstance(value, str):
+        return EventError(
+            WRONG_TYPE,
+            f"field 'event_time': expected an ISO-8601 string, got {type(value).__name__}",
+        )
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return EventError(
+            BAD_TIMESTAMP, f"field 'event_time': {value[:64]!r} is not an ISO-8601 timestamp"
+        )
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        return EventError(
+            TIMESTAMP_WITHOUT_ZONE,
+            f"field 'event_time': {value[:64]!r} has no zone offset (expected e.g. +00:00 or Z)",
+        )
+    return parsed.astimezone(timezone.utc)
+
+
+def _check_fields(doc: dict) -> EventError | None:
+    for name in REQUIRED_FIELDS:
+        if name not in doc or doc[name] is None:
+            return EventError(MISSING_FIELD, f"field '{name}': required but missing or null")
+    for name in _STRING_FIELDS:
+        value = doc[name]
+        if not isinstance(value, str):
+            return EventError(
+                WRONG_TYPE, f"field '{name}': expected a string, got {type(value).__name__}"
+            )
+        if not value.strip():
+            return EventError(EMPTY_FIELD, f"field '{name}': must not be empty")
+    amount = doc["amount"]
+    if isinstance(amount, bool) or not isinstance(amount, int | float):
+        return EventError(
+            WRONG_TYPE, f"field 'amount': expected a number, got {type(amount).__name__}"
+        )
+    if not math.isfinite(amount):
+        return EventError(NON_FINITE_AMOUNT, f"field 'amount': {amount} is not a finite number")
+    if amount < 0:
+        return EventError(NEGATIVE_AMOUNT, f"field 'amount': {amount} is negative (expected >= 0)")
+    return None
+
+
+def validate_value(
+    value: bytes | None, max_bytes: int = DEFAULT_MAX_RECORD_BYTES
+) -> OrderEvent | EventError:
+    """Decode one record value into an OrderEvent, or say precisely why it is poison."""
+    if value is None:
+        return EventError(TOMBSTONE, "value: null (tombstone) where an order event was expected")
+    if len(value) > max_bytes:
+        return EventError(
+            OVERSIZED, f"value: {len(value)} bytes exceeds the {max_bytes}-byte limit"
+        )
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return EventError(NOT_UTF8, f"value: not UTF-8 (byte {exc.start}: {exc.reason})")
+    try:
+        doc = _DECODER.decode(text)
+    except ValueError as exc:
+        return EventError(NOT_JSON, f"value: not JSON ({exc})")
+    if not isinstance(doc, dict):
+        return EventError(
+            NOT_OBJECT, f"value: expected a JSON object, got a JSON {type(doc).__name__}"
+        )
+    error = _check_fields(doc)
+    if error is not None:
+        return error
+    event_time = parse_event_time(doc["event_time"])
+    if isinstance(event_time, EventError):
+        return event_time
+    return OrderEvent(
+        order_id=doc["order_id"],
+        customer_id=doc["customer_id"],
+        amount=float(doc["amount"]),
+        currency=doc["currency"],
+        event_time=event_time,
+    )
+
+
+def decode_text(value: bytes | None) -> str | None:
+    """The payload as text when it is valid UTF-8 (for the DLQ's readable column)."""
+    if value is None:
+        return None
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return None

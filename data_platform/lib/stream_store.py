@@ -1,0 +1,269 @@
+"""The `stream` schema in DuckDB: loaded order events, the dead-letter table and the offset ledger.
+
+A micro-batch lands in ONE transaction (events + DLQ rows + ledger ranges). Every table is keyed
+by Kafka coordinates and rows are inserted with an anti-join on them: a range loaded twice
+changes nothing.
+Timestamps are TIMESTAMPTZ (UTC instants); `event_time` keeps the event's instant, not its zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from data_platform.lib import warehouse
+from data_platform.lib.faults import fault_point
+from data_platform.lib.kafka_offsets import PartitionRange
+
+EVENTS = "stream.orders_events"
+DLQ = "stream.orders_dlq"
+LEDGER = "stream.kafka_offsets"
+
+DDL = (
+    "CREATE SCHEMA IF NOT EXISTS stream",
+    f"""CREATE TABLE IF NOT EXISTS {EVENTS} (
+        topic VARCHAR NOT NULL,
+        "partition" INTEGER NOT NULL,
+        "offset" BIGINT NOT NULL,
+        order_id VARCHAR NOT NULL,
+        customer_id VARCHAR NOT NULL,
+        amount DOUBLE NOT NULL,
+        currency VARCHAR NOT NULL,
+        event_time TIMESTAMPTZ NOT NULL,
+        kafka_timestamp TIMESTAMPTZ,
+        run_id VARCHAR NOT NULL,
+        loaded_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (topic, "partition", "offset")
+    )""",
+    f"""CREATE TABLE IF NOT EXISTS {DLQ} (
+        topic VARCHAR NOT NULL,
+        "partition" INTEGER NOT NULL,
+        "offset" BIGINT NOT NULL,
+        "key" BLOB,
+        headers VARCHAR,
+        payload BLOB,
+        payload_text VARCHAR,
+        error_code VARCHAR NOT NULL,
+        error_message VARCHAR NOT NULL,
+        kafka_timestamp TIMESTAMPTZ,
+        ingested_at TIMESTAMPTZ NOT NULL,
+        run_id VARCHAR NOT NULL,
+        replayed_at TIMESTAMPTZ,
+        PRIMARY KEY (topic, "partition", "offset")
+    )""",
+    f"""CREATE TABLE IF NOT EXISTS {LEDGER} (
+        topic VARCHAR NOT NULL,
+        "partition" INTEGER NOT NULL,
+        start_offset BIGINT NOT NULL,
+        end_offset BIGINT NOT NULL,
+        run_id VARCHAR NOT NULL,
+        committed_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (topic, "partition", start_offset, end_offset)
+    )""",
+)
+
+EVENT_COLUMNS = (
+    "topic",
+    "partition",
+    "offset",
+    "order_id",
+    "customer_id",
+    "amount",
+    "currency",
+    "event_time",
+    "kafka_timestamp",
+)
+DLQ_COLUMNS = (
+    "topic",
+    "partition",
+    "offset",
+    "key",
+    "headers",
+    "payload",
+    "payload_text",
+    "error_code",
+    "error_message",
+    "kafka_timestamp",
+)
+
+
+def ensure_stream_schema(conn: duckdb.DuckDBPyConnection) -> None:
+    for statement in DDL:
+        conn.execute(statement)
+
+
+@dataclass(frozen=True)
+class LoadCounts:
+    events_inserted: int
+    dlq_inserted: int
+    ranges_inserted: int
+
+
+def _insert(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: tuple[str, ...],
+    stamp: str,
+    view: str,
+    extra: list[object],
+) -> int:
+    """INSERT the registered Arrow view plus run id and stamp; returns rows actually inserted."""
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    # Anti-join on the Kafka coordinates: rows already loaded are skipped, the rest inserted.
+    sql = (
+        f"INSERT INTO {table} ({quoted}, run_id, {stamp}) "  # noqa: S608 - constant identifiers
+        f"SELECT {quoted}, ?, ? FROM {view} "
+        f'ANTI JOIN {table} USING (topic, "partition", "offset")'
+    )
+    row = conn.execute(sql, extra).fetchone()
+    return int(row[0]) if row else 0
+
+
+def load_batch(
+    conn: duckdb.DuckDBPyConnection,
+    topic: str,
+    ranges: list[PartitionRange],
+    events: pa.Table,
+    dead_letters: pa.Table,
+    run_id: str,
+    now: datetime,
+) -> LoadCounts:
+    """Insert events, dead letters and the ledger ranges in one transaction (all or nothing)."""
+    ensure_stream_schema(conn)
+    conn.register("incoming_events", events)
+    conn.register("incoming_dlq", dead_letters)
+    try:
+        conn.begin()
+        loaded = _insert(conn, EVENTS, EVENT_COLUMNS, "loaded_at", "incoming_events", [run_id, now])
+        dead = _insert(conn, DLQ, DLQ_COLUMNS, "ingested_at", "incoming_dlq", [run_id, now])
+        ledgered = 0
+        for r in ranges:
+            row = conn.execute(
+                f"""INSERT INTO {LEDGER} (topic, "partition", start_offset, end_offset, run_id,
+                    committed_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",  # noqa: S608
+                [topic, r.partition, r.start, r.end, run_id, now],
+            ).fetchone()
+            ledgered += int(row[0]) if row else 0
+        fault_point("microbatch.before_warehouse_commit")
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.unregister("incoming_events")
+        conn.unregister("incoming_dlq")
+    return LoadCounts(loaded, dead, ledgered)
+
+
+def ledger_rows(conn: duckdb.DuckDBPyConnection, topic: str) -> list[tuple[int, int, int]]:
+    """(partition, start, end) of every range loaded for `topic`."""
+    ensure_stream_schema(conn)
+    return conn.execute(
+        f"""SELECT "partition", start_offset, end_offset FROM {LEDGER}
+            WHERE topic = ? ORDER BY 1, 2, 3""",  # noqa: S608
+        [topic],
+    ).fetchall()
+
+
+class LedgerUnavailable(RuntimeError):
+    """The warehouse is locked by another process (e.g. a running batch) right now."""
+
+
+def read_ledger_nowait(path: Path, topic: str) -> list[tuple[int, int, int]]:
+    """The ledger without waiting for another process's lock (the sensor must not block).
+
+    A missing warehouse or table is an empty ledger; a held lock raises LedgerUnavailable.
+    """
+    if not path.exists():
+        return []
+    try:
+        with warehouse.connect(path, read_only=True, lock_timeout_seconds=0.5) as conn:
+            exists = conn.execute(
+                """SELECT COUNT(*) FROM information_schema.tables
+                   WHERE table_schema = 'stream' AND table_name = 'kafka_offsets'"""
+            ).fetchone()
+            if not exists or not exists[0]:
+                return []
+            return conn.execute(
+                f"""SELECT "partition", start_offset, end_offset FROM {LEDGER}
+                    WHERE topic = ? ORDER BY 1, 2, 3""",  # noqa: S608
+                [topic],
+            ).fetchall()
+    except (warehouse.WarehouseLockTimeout, duckdb.IOException) as exc:
+        raise LedgerUnavailable(str(exc)) from exc
+
+
+def forget_topic(conn: duckdb.DuckDBPyConnection, topic: str) -> dict[str, int]:
+    """Delete a topic's events, dead letters and ledger in one transaction (a recreated topic's
+    offsets restart at 0, so the old rows would shadow the new records)."""
+    ensure_stream_schema(conn)
+    deleted = {}
+    conn.begin()
+    try:
+        for table in (EVENTS, DLQ, LEDGER):
+            row = conn.execute(f"DELETE FROM {table} WHERE topic = ?", [topic]).fetchone()  # noqa: S608
+            deleted[table] = int(row[0]) if row else 0
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return deleted
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    payload: bytes | None
+    headers: str | None
+    error_code: str
+
+
+def replayable(
+    conn: duckdb.DuckDBPyConnection,
+    reason: str | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+) -> list[DeadLetter]:
+    """Dead letters not replayed yet, oldest first, optionally by reason and ingestion time."""
+    ensure_stream_schema(conn)
+    rows = conn.execute(
+        f"""SELECT topic, "partition", "offset", "key", payload, headers, error_code
+            FROM {DLQ}
+            WHERE replayed_at IS NULL AND (?::VARCHAR IS NULL OR error_code = ?)
+              AND (?::TIMESTAMPTZ IS NULL OR ingested_at >= ?)
+            ORDER BY ingested_at, topic, "partition", "offset"
+            LIMIT ?""",  # noqa: S608
+        [reason, reason, since, since, limit if limit is not None else 2**62],
+    ).fetchall()
+    return [DeadLetter(*row) for row in rows]
+
+
+def mark_replayed(conn: duckdb.DuckDBPyConnection, letters: list[DeadLetter], now: datetime) -> int:
+    """Stamp replayed_at (only where still unset) for the given dead letters, atomically."""
+    if not letters:
+        return 0
+    keys = pa.table(
+        {
+            "topic": [d.topic for d in letters],
+            "partition": pa.array([d.partition for d in letters], pa.int32()),
+            "offset": pa.array([d.offset for d in letters], pa.int64()),
+        }
+    )
+    conn.register("replayed_keys", keys)
+    try:
+        row = conn.execute(
+            f"""UPDATE {DLQ} AS d SET replayed_at = ? FROM replayed_keys AS k
+                WHERE d.topic = k.topic AND d."partition" = k."partition"
+                  AND d."offset" = k."offset" AND d.replayed_at IS NULL""",  # noqa: S608
+            [now],
+        ).fetchone()
+    finally:
+        conn.unregister("replayed_keys")
+    return int(row[0]) if row else 0

@@ -1,0 +1,15 @@
+"""The micro-batch job. Its runs carry the topic tag that dagster.yaml limits to one at a time."""
+
+import dagster as dg
+
+TOPIC_TAG = "data_platform/kafka_topic"
+BATCH_TAG = "data_platform/kafka_batch"
+RANGES_TAG = "data_platform/kafka_ranges"
+JOB_NAME = "orders_microbatch_job"
+
+orders_microbatch_job = dg.define_asset_job(
+    JOB_NAME,
+    selection=dg.AssetSelection.assets("orders_events", "orders_dlq"),
+    description="Load one planned Kafka offset range batch (launched by orders_kafka_sensor).",
+    tags={TOPIC_TAG: "orders"},
+)

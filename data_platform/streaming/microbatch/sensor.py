@@ -1,0 +1,162 @@
+"""`orders_kafka_sensor`: plans the next offset ranges and requests one micro-batch run.
+
+Where to start comes from the warehouse ledger (what was really loaded) whenever no batch is in
+flight, so a failed run's range is planned again; the cursor only covers requested batches while
+runs are in flight, or a warehouse locked by another process. An unreachable broker or a locked
+warehouse yields a SkipReason, never an exception.
+"""
+
+import dagster as dg
+from kafka.errors import KafkaError
+
+from data_platform.lib import kafka_io
+from data_platform.lib.kafka_offsets import (
+    SensorCursor,
+    contiguous_ends,
+    format_ranges,
+    lag,
+    plan_batch,
+    run_key,
+)
+from data_platform.lib.stream_store import LedgerUnavailable, read_ledger_nowait
+from data_platform.resources import WarehouseResource
+from data_platform.streaming.kafka_resource import KafkaResource
+from data_platform.streaming.microbatch.jobs import (
+    BATCH_TAG,
+    JOB_NAME,
+    RANGES_TAG,
+    TOPIC_TAG,
+    orders_microbatch_job,
+)
+
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+DEFAULT_MAX_RECORDS = 50_000
+PROBE_TIMEOUT_S = 5.0
+
+
+def _lag_text(lags: dict[int, int]) -> str:
+    return ", ".join(f"p{p}={v}" for p, v in lags.items()) or "no partitions"
+
+
+def _last_batch_succeeded(instance: dg.DagsterInstance, key: str | None) -> bool:
+    if key is None:
+        return True
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={BATCH_TAG: key}), limit=1)
+    return bool(runs) and runs[0].status == dg.DagsterRunStatus.SUCCESS
+
+
+def plan_tick(
+    context: dg.SensorEvaluationContext,
+    kafka: KafkaResource,
+    warehouse: WarehouseResource,
+    max_records: int,
+    max_in_flight: int,
+) -> dg.SensorResult | dg.SkipReason:
+    topic = kafka.orders_topic
+    cursor = SensorCursor.from_json(context.cursor, topic)
+    in_flight = context.instance.get_runs(
+        filters=dg.RunsFilter(job_name=JOB_NAME, statuses=IN_FLIGHT, tags={TOPIC_TAG: topic}),
+        limit=max_in_flight,
+    )
+    if len(in_flight) >= max_in_flight:
+        return dg.SkipReason(
+            f"backpressure: {len(in_flight)} {JOB_NAME} run(s) for {topic} "
+            f"queued or in progress (max {max_in_flight})"
+        )
+    try:
+        ledger_next = contiguous_ends(read_ledger_nowait(warehouse.resolved_path(), topic))
+    except LedgerUnavailable:
+        ledger_next = None
+    if in_flight:  # later batches continue after what is already requested
+        starts = dict(cursor.next_offsets)
+    elif ledger_next is not None:
+        starts = ledger_next
+    elif _last_batch_succeeded(context.instance, cursor.last_run_key):
+        starts = dict(cursor.next_offsets)
+    else:
+        return dg.SkipReason(
+            f"warehouse locked by another process and the last batch of {topic} "
+            "is not confirmed loaded; will reconcile on the next tick"
+        )
+    config = kafka.bounded_config()
+    try:
+        kafka.ensure_topics()
+        partitions = kafka_io.topic_partitions(config, topic)
+        starts = {p: starts.get(p, 0) for p in partitions}
+        highwaters = kafka_io.probe_highwaters(config, topic, starts, PROBE_TIMEOUT_S)
+    except (kafka_io.BrokerUnavailable, KafkaError, OSError) as exc:
+        return dg.SkipReason(
+            f"Kafka broker {kafka.resolved_bootstrap_servers()} unavailable: {exc}"
+        )
+    ahead = {p: (starts[p], hw) for p, hw in highwaters.items() if starts[p] > hw}
+    if ahead:
+        detail = ", ".join(f"p{p}: next {s} > high watermark {hw}" for p, (s, hw) in ahead.items())
+        return dg.SkipReason(
+            f"{topic}: the warehouse is ahead of the broker ({detail}); the topic was recreated "
+            f"or truncated. Nothing is planned; after checking, run "
+            f"`data-platform kafka forget-topic --topic {topic}` to start over."
+        )
+    ranges = plan_batch(starts, highwaters, max_records)
+    if not ranges:
+        return dg.SkipReason(f"{topic}: no new records (lag {_lag_text(lag(starts, highwaters))})")
+    next_offsets = {**starts, **{r.partition: r.end for r in ranges}}
+    base_key = run_key(topic, ranges)
+    replanned = (cursor.last_run_key or "").split(" attempt=")[0] == base_key
+    attempt = cursor.attempt + 1 if replanned else 0  # a new run key, or Dagster would skip it
+    key = run_key(topic, ranges, attempt)
+    context.log.info(
+        f"{topic}: requesting {format_ranges(ranges)}; lag after this batch "
+        f"{_lag_text(lag(next_offsets, highwaters))}"
+    )
+    request = dg.RunRequest(
+        run_key=key,
+        run_config={
+            "ops": {
+                "orders_microbatch": {
+                    "config": {
+                        "topic": topic,
+                        "ranges": [
+                            {"partition": r.partition, "start": r.start, "end": r.end}
+                            for r in ranges
+                        ],
+                    }
+                }
+            }
+        },
+        tags={TOPIC_TAG: topic, BATCH_TAG: key, RANGES_TAG: format_ranges(ranges)},
+    )
+    new_cursor = SensorCursor(topic, next_offsets, key, attempt)
+    return dg.SensorResult(run_requests=[request], cursor=new_cursor.to_json())
+
+
+def build_orders_kafka_sensor(
+    name: str = "orders_kafka_sensor",
+    max_records_per_batch: int = DEFAULT_MAX_RECORDS,
+    max_in_flight: int = 1,
+    minimum_interval_seconds: int = 10,
+) -> dg.SensorDefinition:
+    """The sensor with its batch cap and backpressure limit (tests build smaller ones)."""
+
+    @dg.sensor(
+        name=name,
+        job=orders_microbatch_job,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Plans Kafka offset ranges (<= {max_records_per_batch} records per batch, "
+        f"<= {max_in_flight} batch in flight) and requests orders_microbatch runs.",
+    )
+    def _sensor(
+        context: dg.SensorEvaluationContext, kafka: KafkaResource, warehouse: WarehouseResource
+    ) -> dg.SensorResult | dg.SkipReason:
+        return plan_tick(context, kafka, warehouse, max_records_per_batch, max_in_flight)
+
+    return _sensor
+
+
+orders_kafka_sensor = build_orders_kafka_sensor()

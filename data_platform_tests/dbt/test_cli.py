@@ -1,0 +1,90 @@
+"""The dbt project from the command line: plain `dbt build`, and Dagster's --partition-range."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from data_platform.dbt.project import DBT_PROJECT_DIR, dbt_executable
+from data_platform.ingestion.assets import raw_users
+from data_platform.lib.paths import warehouse_path as python_warehouse_path
+from data_platform.resources import WarehouseResource
+from data_platform_tests.dbt.conftest import RAW_DAILY, make_resources, query
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_dbt_build_runs_standalone_on_the_python_default_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dbt_manifest: Path
+) -> None:
+    """With no env at all, dbt and Python both use .data/warehouse.duckdb under the cwd."""
+    monkeypatch.delenv("DATA_PLATFORM_WAREHOUSE")
+    monkeypatch.delenv("DATA_PLATFORM_STATE_DIR")
+    monkeypatch.chdir(tmp_path)
+    default_path = python_warehouse_path()
+    assert default_path == tmp_path / ".data" / "warehouse.duckdb"
+    resources = make_resources(WarehouseResource())  # the default path, as dbt's profile
+    for day in ("2024-03-01", "2024-03-02"):
+        assert dg.materialize(RAW_DAILY, resources=resources, partition_key=day).success
+    assert dg.materialize(
+        [raw_users], resources=resources,
+        run_config={"ops": {"raw_users": {"config": {"as_of": "2024-03-02"}}}},
+    ).success  # fmt: skip
+
+    completed = subprocess.run(
+        [dbt_executable(), "build", "--project-dir", str(DBT_PROJECT_DIR),
+         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target"),
+         "--log-path", str(tmp_path / "logs")],
+        cwd=tmp_path, env={k: v for k, v in os.environ.items() if not k.startswith("DBT_")},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert "ERROR=0" in completed.stdout
+    relations = query(default_path, "SELECT table_schema || '.' || table_name "
+                                    "FROM information_schema.tables")  # fmt: skip
+    assert {"staging.stg_orders", "marts.fact_orders", "snapshots.users_snapshot"} <= {
+        r[0] for r in relations
+    }
+    assert not any(r[0].startswith("main_") for r in relations)
+    orders = query(default_path, "SELECT COUNT(DISTINCT order_id) FROM raw.orders")
+    assert query(default_path, "SELECT COUNT(*) FROM marts.fact_orders") == orders
+
+
+def dagster_cli(dagster_home: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "dagster", "asset", "materialize", "-m",
+         "data_platform.definitions", *args],
+        cwd=REPO_ROOT, env={**os.environ, "DAGSTER_HOME": str(dagster_home)},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def test_partition_range_materialization_of_fact_orders_from_the_cli(
+    dagster_home: Path, warehouse_path: Path, dbt_manifest: Path
+) -> None:
+    days = "2024-03-01...2024-03-03"
+    steps = [
+        ("--select", "raw_orders,raw_order_items,raw_customers", "--partition-range", days),
+        ("--select", "stg_orders,stg_order_items,stg_customers"),
+        ("--select", "fact_orders", "--partition-range", days),
+    ]
+    for args in steps:
+        completed = dagster_cli(dagster_home, *args)
+        assert completed.returncode == 0, completed.stderr[-3000:]
+
+    per_day = query(warehouse_path, "SELECT order_date, COUNT(*) FROM marts.fact_orders "
+                                    "GROUP BY 1 ORDER BY 1")  # fmt: skip
+    expected = query(warehouse_path, "SELECT order_date, COUNT(DISTINCT order_id) FROM raw.orders "
+                                     "GROUP BY 1 ORDER BY 1")  # fmt: skip
+    assert per_day == expected and len(per_day) == 3
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        fact = dg.AssetKey("fact_orders")
+        assert instance.get_materialized_partitions(fact) == {
+            "2024-03-01", "2024-03-02", "2024-03-03"
+        }
+        records = instance.fetch_materializations(fact, limit=10).records
+        assert len({r.run_id for r in records}) == 1  # one run for the whole range

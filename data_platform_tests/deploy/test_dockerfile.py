@@ -1,0 +1,67 @@
+"""deploy/Dockerfile without a Docker engine: its build context exists, and its manifest step
+(the same command) really prepares the dbt manifest in a staged copy of that context."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from data_platform_tests.conftest import REPO_ROOT
+from data_platform_tests.deploy.conftest import DEPLOY, load_yaml
+
+DOCKERFILE = (DEPLOY / "Dockerfile").read_text()
+
+
+def instructions(name: str) -> list[str]:
+    joined = DOCKERFILE.replace("\\\n", " ")
+    return [m.group(1).strip() for m in re.finditer(rf"^{name}\s+(.*)$", joined, re.M)]
+
+
+def copy_sources() -> list[str]:
+    return [src for line in instructions("COPY") for src in line.split()[:-1]]
+
+
+def test_build_context_and_entrypoint() -> None:
+    for source in copy_sources():
+        assert (REPO_ROOT / source).exists(), f"COPY {source}: not in the repo"
+    [cmd] = instructions("CMD")
+    assert "data_platform.definitions" in cmd and "3030" in cmd
+    [deployment] = load_yaml(DEPLOY / "helm" / "values.yaml")["dagster-user-deployments"][
+        "deployments"
+    ]
+    assert str(deployment["port"]) in cmd
+    assert "DAGSTER_HOME=/opt/dagster/dagster_home" in " ".join(instructions("ENV"))
+    assert not re.search(r"(?i)(password|token)\s*=", DOCKERFILE), "no secrets in the image"
+
+
+def test_manifest_step_prepares_the_manifest(tmp_path: Path) -> None:
+    [manifest_step] = [r for r in instructions("RUN") if "prepare-and-package" in r]
+    command = shlex.split(manifest_step.split("&&")[0])
+    assert command[:3] == ["dagster-dbt", "project", "prepare-and-package"]
+    assert (REPO_ROOT / command[command.index("--file") + 1]).is_file()
+
+    app = tmp_path / "app"  # the image's WORKDIR, filled like the COPY lines fill it
+    ignore = shutil.ignore_patterns("target", "logs", "dbt_packages", "__pycache__")
+    for source in copy_sources():
+        src = REPO_ROOT / source
+        if src.is_dir():
+            shutil.copytree(src, app / source, ignore=ignore)
+        else:
+            app.mkdir(exist_ok=True)
+            shutil.copy2(src, app / source)
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PYTHONPATH": str(app), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    env.pop("DAGSTER_IS_DEV_CLI", None)
+    subprocess.run([bin_dir / command[0], *command[1:]], cwd=app, env=env, check=True,
+                   capture_output=True, timeout=300)  # fmt: skip
+    assert (app / "dbt_project" / "target" / "manifest.json").is_file()
+    check = subprocess.run(
+        [sys.executable, "-c", "import data_platform; print(data_platform.__file__)"],
+        cwd=app, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert check.stdout.strip().startswith(str(app)), "the staged copy, not the repo, was used"
