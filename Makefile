@@ -10,7 +10,7 @@ export PYSPARK_PYTHON ?= $(CURDIR)/$(BIN)/python
 # Local Kafka-protocol broker for `make dev` (make demo uses a free port).
 KAFKA_PORT ?= 9092
 
-.PHONY: setup demo dev test test-fast bench lint fmt manifest java clean
+.PHONY: setup demo dev test test-fast bench lint fmt manifest java browser clean
 
 setup: $(STAMP) java $(DAGSTER_HOME)/dagster.yaml manifest
 
@@ -19,6 +19,13 @@ $(STAMP): pyproject.toml setup.py
 	$(BIN)/pip install -q -e ".[dev]" 2>&1 | grep -v "is ignored: it is neither" || true
 	$(BIN)/python -c "import data_platform, dagster, dagster_dbt, pyspark, kafka, duckdb"
 	touch $@
+
+# The UI tests drive Debian's Chromium through its chromedriver (never a downloaded driver);
+# install both when missing.
+browser:
+	@{ test -x /usr/bin/chromium && test -x /usr/bin/chromedriver; } || { \
+	  echo "chromium/chromedriver not found: installing chromium chromium-driver"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
 # pyspark needs a Java runtime; install one from Debian's packages when it is missing.
 java:
@@ -49,9 +56,11 @@ demo: setup
 	$(BIN)/data-platform broker --port 0 -- $(BIN)/data-platform demo
 
 dev: setup
-	$(BIN)/data-platform broker --port $(KAFKA_PORT) -- $(BIN)/dagster dev -h 127.0.0.1 -p 3000
+	@# The venv's bin on PATH: dagster dev re-parses dbt (prepare_if_dev), which looks up `dbt`.
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/data-platform broker --port $(KAFKA_PORT) -- \
+	  $(BIN)/dagster dev -h 127.0.0.1 -p 3000
 
-test: setup
+test: setup browser
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test-fast: setup

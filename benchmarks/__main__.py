@@ -9,7 +9,9 @@ from pathlib import Path
 
 def main(names: list[str]) -> int:
     here = Path(__file__).parent
-    modules = sorted(m.name for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
+    modules = sorted(
+        m.name for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_")
+    )
     selected = [m for m in modules if not names or any(n in m for n in names)]
     for name in selected:
         print(f"\n=== {name} ===", flush=True)

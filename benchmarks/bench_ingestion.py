@@ -54,9 +54,19 @@ def _year_backfill(tmp: Path) -> tuple[float, int]:
     wh = tmp / "year.duckdb"
     env = {**os.environ, "DAGSTER_HOME": str(home), "DATA_PLATFORM_WAREHOUSE": str(wh)}
     env.pop("ORDERS_API_URL", None)
-    command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m",
-               "data_platform.definitions", "--select", "raw_orders",
-               "--partition-range", "2024-01-01...2024-12-30"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "data_platform.definitions",
+        "--select",
+        "raw_orders",
+        "--partition-range",
+        "2024-01-01...2024-12-30",
+    ]
     started = time.perf_counter()
     result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
@@ -75,11 +85,17 @@ def run() -> None:
         theirs = _to_sql_load(tmp / "to_sql.duckdb", records)
         n = len(records)
         print(f"one day, {n} order rows (200k orders + the source's duplicates):")
-        print(f"  project load path (frame + delete/insert in one txn): {n / ours:>12,.0f} rows/s"
-              f"  ({ours:.2f}s)")  # fmt: skip
-        print(f"  DataFrame.to_sql(if_exists='append') via duckdb-engine: {n / theirs:>10,.0f} rows/s"
-              f"  ({theirs:.2f}s)")  # fmt: skip
+        print(
+            f"  project load path (frame + delete/insert in one txn): {n / ours:>12,.0f} rows/s"
+            f"  ({ours:.2f}s)"
+        )
+        print(
+            f"  DataFrame.to_sql(if_exists='append') via duckdb-engine: {n / theirs:>10,.0f} rows/s"
+            f"  ({theirs:.2f}s)"
+        )
         print(f"  ratio: {theirs / ours:.1f}x (target >= 30x)")
         seconds, rows = _year_backfill(tmp)
-        print(f"365-day --partition-range backfill of raw_orders (default volume): {seconds:.1f}s wall, "
-              f"{rows:,} rows, one run (target < 60s)")  # fmt: skip
+        print(
+            f"365-day --partition-range backfill of raw_orders (default volume): "
+            f"{seconds:.1f}s wall, {rows:,} rows, one run (target < 60s)"
+        )

@@ -35,7 +35,9 @@ class WarehouseResource(dg.ConfigurableResource):
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         with warehouse.connect(
-            self.resolved_path(), read_only=read_only, lock_timeout_seconds=self.lock_timeout_seconds
+            self.resolved_path(),
+            read_only=read_only,
+            lock_timeout_seconds=self.lock_timeout_seconds,
         ) as conn:
             yield conn
 

@@ -5,6 +5,7 @@ counts are read after the dbt subprocess has released the file.
 """
 
 import os
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -47,20 +48,26 @@ def _node(manifest: Mapping[str, Any], event: DbtEvent) -> Mapping[str, Any] | N
     return manifest.get("nodes", {}).get(text) if isinstance(text, str) else None
 
 
+def _relation(node: Mapping[str, Any]) -> str:
+    """`"schema"."alias"`, without the database: DuckDB names it after the file, which differs
+    between the manifest's parse and the run (a test's or benchmark's temp warehouse)."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in (node["schema"], node["alias"]))
+
+
 def _count_rows(
     conn: duckdb.DuckDBPyConnection, node: Mapping[str, Any], dbt_vars: Mapping[str, str] | None
 ) -> dict[str, Any]:
     """Total rows of the node's relation and, for a ranged incremental run, rows in the range."""
-    relation = node["relation_name"]  # from the manifest, quoted by dbt
-    counts: dict[str, Any] = {
-        "dagster/row_count": conn.execute(f"SELECT COUNT(*) FROM {relation}").fetchone()[0]  # noqa: S608 - relation name from the dbt manifest
-    }
+    relation = _relation(node)
+    total = conn.execute(f"SELECT COUNT(*) FROM {relation}").fetchone()  # noqa: S608 - quoted manifest identifiers
+    counts: dict[str, Any] = {"dagster/row_count": total[0] if total else 0}
     range_column = node.get("config", {}).get("range_column")
     if range_column and dbt_vars:
-        counts["partition_range_row_count"] = conn.execute(
-            f"SELECT COUNT(*) FROM {relation} WHERE {range_column} >= ? AND {range_column} < ?",  # noqa: S608 - identifiers from the dbt manifest
+        in_range = conn.execute(
+            f'SELECT COUNT(*) FROM {relation} WHERE "{range_column}" >= ? AND "{range_column}" < ?',  # noqa: S608 - quoted manifest identifiers
             [date.fromisoformat(dbt_vars["min_date"]), date.fromisoformat(dbt_vars["max_date"])],
-        ).fetchone()[0]
+        ).fetchone()
+        counts["partition_range_row_count"] = in_range[0] if in_range else 0
     return counts
 
 
@@ -78,19 +85,28 @@ def run_dbt(
     """
     events: list[DbtEvent] = []
     error: Exception | None = None
-    with warehouse_env(warehouse.resolved_path()):
-        invocation = dbt.cli(list(args), context=context)
+    # A throw-away target dir: dagster-dbt's default keeps one copy of the artifacts (megabytes)
+    # per invocation under dbt_project/target; the dbt log is in the step's logs anyway.
+    with (
+        warehouse_env(warehouse.resolved_path()),
+        tempfile.TemporaryDirectory(prefix="dbt-target-") as target,
+    ):
+        invocation = dbt.cli(list(args), context=context, target_path=Path(target))
         try:
             events.extend(invocation.stream())
         except Exception as exc:  # re-raised below, after the events are recorded
             error = exc
     manifest = invocation.manifest
-    built = [(e, _node(manifest, e)) for e in events if isinstance(e, dg.Output | dg.AssetMaterialization)]
+    built = [
+        (e, _node(manifest, e))
+        for e in events
+        if isinstance(e, dg.Output | dg.AssetMaterialization)
+    ]
     counts: dict[int, dict[str, Any]] = {}
     if built:
         with warehouse.connect(read_only=True) as conn:
             for event, node in built:
-                if node is not None and node.get("relation_name"):
+                if node is not None and node.get("resource_type") in ("model", "snapshot"):
                     counts[id(event)] = _count_rows(conn, node, dbt_vars)
     for event in events:
         extra = counts.get(id(event))

@@ -4,7 +4,6 @@ Partitioned assets load their run's whole partition range in one step (single-ru
 replacing each day in its own transaction, so re-running any day is idempotent.
 """
 
-
 from datetime import date
 
 import dagster as dg

@@ -10,16 +10,27 @@ import duckdb
 NULL_CUSTOMER_WARN_SHARE = 0.05
 
 RAW_ORDERS_CHECKS = [
-    dg.AssetCheckSpec("partition_not_empty", asset="raw_orders",
-                      description="Every day of the run loaded at least one order."),
-    dg.AssetCheckSpec("order_date_within_partition", asset="raw_orders",
-                      description="No row's order_date falls outside the day it was loaded for."),
-    dg.AssetCheckSpec("required_fields_not_null", asset="raw_orders",
-                      description="order_id and order_date are never null."),
-    dg.AssetCheckSpec("null_customer_share", asset="raw_orders",
-                      description=f"WARN when over {NULL_CUSTOMER_WARN_SHARE:.0%} of orders "
-                      "have no customer_id."),
-]  # fmt: skip
+    dg.AssetCheckSpec(
+        "partition_not_empty",
+        asset="raw_orders",
+        description="Every day of the run loaded at least one order.",
+    ),
+    dg.AssetCheckSpec(
+        "order_date_within_partition",
+        asset="raw_orders",
+        description="No row's order_date falls outside the day it was loaded for.",
+    ),
+    dg.AssetCheckSpec(
+        "required_fields_not_null",
+        asset="raw_orders",
+        description="order_id and order_date are never null.",
+    ),
+    dg.AssetCheckSpec(
+        "null_customer_share",
+        asset="raw_orders",
+        description=f"WARN when over {NULL_CUSTOMER_WARN_SHARE:.0%} of orders have no customer_id.",
+    ),
+]
 
 
 def raw_orders_check_results(
@@ -53,8 +64,11 @@ def raw_orders_check_results(
             check_name="partition_not_empty",
             passed=days_with_rows == expected_days,
             severity=dg.AssetCheckSeverity.ERROR,
-            metadata={**scope, "empty_days": dg.MetadataValue.json(empty_days),
-                      "rows": dg.MetadataValue.int(total)},
+            metadata={
+                **scope,
+                "empty_days": dg.MetadataValue.json(empty_days),
+                "rows": dg.MetadataValue.int(total),
+            },
         ),
         dg.AssetCheckResult(
             check_name="order_date_within_partition",
@@ -72,8 +86,11 @@ def raw_orders_check_results(
             check_name="null_customer_share",
             passed=share <= NULL_CUSTOMER_WARN_SHARE,
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={**scope, "null_customer_rows": dg.MetadataValue.int(null_customer),
-                      "null_customer_share": dg.MetadataValue.float(round(share, 4)),
-                      "threshold": dg.MetadataValue.float(NULL_CUSTOMER_WARN_SHARE)},
+            metadata={
+                **scope,
+                "null_customer_rows": dg.MetadataValue.int(null_customer),
+                "null_customer_share": dg.MetadataValue.float(round(share, 4)),
+                "threshold": dg.MetadataValue.float(NULL_CUSTOMER_WARN_SHARE),
+            },
         ),
-    ]  # fmt: skip
+    ]

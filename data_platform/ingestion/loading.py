@@ -60,7 +60,9 @@ def load_days(
         with store.connect() as conn:
             warehouse.ensure_raw_schema(conn)
             for day, frame in pending:
-                rows = warehouse.replace_partition(conn, spec, frame, context.run_id, asset_key, day)
+                rows = warehouse.replace_partition(
+                    conn, spec, frame, context.run_id, asset_key, day
+                )
                 summary.rows_by_day[day.isoformat()] = rows
         pending.clear()
 
@@ -137,6 +139,8 @@ def materialization_metadata(summary: LoadSummary) -> dict[str, dg.MetadataValue
 def _markdown_table(frame: pd.DataFrame) -> str:
     header = "| " + " | ".join(frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
-    rows = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |"
-            for row in frame.itertuples(index=False)]  # fmt: skip
+    rows = [
+        "| " + " | ".join("" if v is None else str(v) for v in row) + " |"
+        for row in frame.itertuples(index=False)
+    ]
     return "\n".join([header, rule, *rows])

@@ -16,7 +16,7 @@ from data_platform.lib.orders_api import ENTITIES
 class DemoApiHandler(BaseHTTPRequestHandler):
     orders_per_day = demo_source.DEFAULT_ORDERS_PER_DAY
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:
         """Silence per-request logging."""
 
     def _send(self, status: int, body: object) -> None:
@@ -27,7 +27,7 @@ class DemoApiHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(encoded)
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         url = urlparse(self.path)
         entity = url.path.strip("/")
         params = {k: v[0] for k, v in parse_qs(url.query).items()}

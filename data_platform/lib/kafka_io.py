@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -124,48 +124,72 @@ def probe_highwaters(
         consumer.close()
 
 
-def read_ranges(
-    config: dict[str, Any], topic: str, ranges: list[PartitionRange], idle_timeout_s: float = 15.0
-) -> tuple[list[Any], dict[int, int]]:
-    """Every record of `ranges` in (partition, offset) order, plus the high watermarks seen.
+class RangeReader:
+    """Iterate the records of `ranges` chunk by chunk (lists in offset order per partition);
+    `highwaters` holds the high watermarks seen once iteration finished.
 
     Fails (naming the partition and position) if a range cannot be read completely, rather than
     loading part of a batch.
     """
-    wanted = {r.partition: r for r in ranges if r.size}
-    if not wanted:
-        return [], {}
-    consumer = _consumer(
-        config, max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024
-    )
-    try:
-        tps = _seek(consumer, topic, {p: r.start for p, r in wanted.items()})
-        out: dict[int, list[Any]] = {p: [] for p in wanted}
-        done: set[int] = set()
-        deadline = time.monotonic() + idle_timeout_s
-        while len(done) < len(wanted):
-            polled = consumer.poll(timeout_ms=POLL_MS, max_records=MAX_POLL_RECORDS)
-            for tp, records in polled.items():
-                end = wanted[tp.partition].end
-                out[tp.partition].extend(r for r in records if r.offset < end)
-                deadline = time.monotonic() + idle_timeout_s
-            for tp in tps:
-                if tp.partition not in done and consumer.position(tp) >= wanted[tp.partition].end:
-                    done.add(tp.partition)
-                    consumer.pause(tp)
-            if len(done) < len(wanted) and time.monotonic() > deadline:
-                stuck = {
-                    tp.partition: consumer.position(tp) for tp in tps if tp.partition not in done
-                }
-                raise BrokerUnavailable(
-                    f"{topic}: could not read planned ranges within {idle_timeout_s:.0f}s of "
-                    f"inactivity; stuck at positions {stuck} (ends "
-                    f"{ {p: wanted[p].end for p in stuck} })"
-                )
-        highwaters = {tp.partition: int(consumer.highwater(tp) or 0) for tp in tps}
-        return [r for p in sorted(out) for r in out[p]], highwaters
-    finally:
-        consumer.close()
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        topic: str,
+        ranges: list[PartitionRange],
+        idle_timeout_s: float = 15.0,
+        chunk_records: int = 10_000,
+    ) -> None:
+        self.config, self.topic, self.idle_timeout_s = config, topic, idle_timeout_s
+        self.wanted = {r.partition: r for r in ranges if r.size}
+        self.chunk_records = chunk_records
+        self.highwaters: dict[int, int] = {}
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        if not self.wanted:
+            return
+        wanted = self.wanted
+        consumer = _consumer(self.config, max_partition_fetch_bytes=8 * 1024 * 1024,
+                             fetch_max_bytes=64 * 1024 * 1024)  # fmt: skip
+        try:
+            tps = _seek(consumer, self.topic, {p: r.start for p, r in wanted.items()})
+            done: set[int] = set()
+            deadline = time.monotonic() + self.idle_timeout_s
+            while len(done) < len(wanted):
+                polled = consumer.poll(timeout_ms=POLL_MS, max_records=self.chunk_records)
+                for tp, records in sorted(polled.items()):
+                    end = wanted[tp.partition].end
+                    if records[-1].offset >= end:
+                        records = [r for r in records if r.offset < end]
+                    if records:
+                        yield records
+                    deadline = time.monotonic() + self.idle_timeout_s
+                for tp in tps:
+                    position = consumer.position(tp)
+                    if tp.partition not in done and position >= wanted[tp.partition].end:
+                        done.add(tp.partition)
+                        consumer.pause(tp)
+                if len(done) < len(wanted) and time.monotonic() > deadline:
+                    stuck = {tp.partition: consumer.position(tp) for tp in tps
+                             if tp.partition not in done}  # fmt: skip
+                    ends = {p: wanted[p].end for p in stuck}
+                    raise BrokerUnavailable(
+                        f"{self.topic}: could not read planned ranges within "
+                        f"{self.idle_timeout_s:.0f}s of inactivity; stuck at positions {stuck} "
+                        f"(ends {ends})"
+                    )
+            self.highwaters = {tp.partition: int(consumer.highwater(tp) or 0) for tp in tps}
+        finally:
+            consumer.close()
+
+
+def read_ranges(
+    config: dict[str, Any], topic: str, ranges: list[PartitionRange], idle_timeout_s: float = 15.0
+) -> tuple[list[Any], dict[int, int]]:
+    """Every record of `ranges` in (partition, offset) order, plus the high watermarks seen."""
+    reader = RangeReader(config, topic, ranges, idle_timeout_s)
+    records = sorted((r for chunk in reader for r in chunk), key=lambda r: (r.partition, r.offset))
+    return records, reader.highwaters
 
 
 def dlq_headers(record: Any, code: str, message: str) -> list[tuple[str, bytes]]:
@@ -189,6 +213,9 @@ def publish(
     timeout_s: float = 30.0,
 ) -> int:
     """Send (key, value, headers) messages and wait until the broker acknowledged all of them."""
+    messages = list(messages)
+    if not messages:
+        return 0
     check_reachable(config["bootstrap_servers"], 2.0)
     producer = KafkaProducer(acks="all", linger_ms=5, max_block_ms=int(timeout_s * 1000), **config)
     try:

@@ -49,7 +49,8 @@ SAMPLE_ERRORS = 5
 
 def _table(columns: dict[str, list[Any]], schema: pa.Schema) -> pa.Table:
     arrays = [
-        _kafka_times(columns[f.name]) if f.name == "kafka_timestamp"
+        kafka_times(columns[f.name])
+        if f.name == "kafka_timestamp"
         else pa.array(columns[f.name], f.type)
         for f in schema
     ]
@@ -67,6 +68,9 @@ def headers_json(headers: Iterable[tuple[str, bytes | None]] | None) -> str:
 
 @dataclass
 class SplitBatch:
+    """Validated records of a batch. Valid events can be drained chunk by chunk (to be inserted
+    while the next chunk is read); dead letters stay until the end (they are few)."""
+
     events: dict[str, list[Any]] = field(
         default_factory=lambda: {n: [] for n in EVENT_SCHEMA.names}
     )
@@ -74,24 +78,34 @@ class SplitBatch:
     reasons: Counter = field(default_factory=Counter)
     samples: list[str] = field(default_factory=list)
     read: int = 0
+    drained: int = 0
     dead_records: list[Any] = field(default_factory=list)  # originals, for the DLQ topic
 
     def events_table(self) -> pa.Table:
         return _table(self.events, EVENT_SCHEMA)
+
+    def drain_events(self) -> pa.Table:
+        """The valid events gathered since the last drain, as Arrow (the lists are emptied)."""
+        table = self.events_table()
+        self.drained += table.num_rows
+        for column in self.events.values():
+            column.clear()
+        return table
 
     def dead_table(self) -> pa.Table:
         return _table(self.dead, DLQ_SCHEMA)
 
     @property
     def loaded(self) -> int:
-        return len(self.events["offset"])
+        """Valid records (loaded now or already present)."""
+        return self.drained + len(self.events["offset"])
 
     @property
     def dead_lettered(self) -> int:
         return len(self.dead["offset"])
 
 
-def _kafka_times(ms: list[int]) -> pa.Array:
+def kafka_times(ms: list[int]) -> pa.Array:
     """Kafka timestamps (ms since epoch, -1 when absent) as a UTC timestamp column."""
     raw = pa.array(ms, pa.int64())
     valid = pc.greater_equal(raw, 0)
@@ -99,23 +113,37 @@ def _kafka_times(ms: list[int]) -> pa.Array:
 
 
 def split_records(
-    records: Iterable[Any], max_bytes: int = oe.DEFAULT_MAX_RECORD_BYTES
+    records: Iterable[Any],
+    max_bytes: int = oe.DEFAULT_MAX_RECORD_BYTES,
+    batch: SplitBatch | None = None,
 ) -> SplitBatch:
     """Validate every record (kafka-python ConsumerRecord-like) into events or dead letters.
 
     The loop is the hot path of a micro-batch: appends are bound once, Kafka timestamps stay
     integers until Arrow converts the whole column.
     """
-    batch = SplitBatch()
+    batch = batch if batch is not None else SplitBatch()
     ev, dl = batch.events, batch.dead
-    ev_cols = [ev[n].append for n in ("topic", "partition", "offset", "order_id", "customer_id",
-                                      "amount", "currency", "event_time", "kafka_timestamp")]
+    ev_cols = [
+        ev[n].append
+        for n in (
+            "topic",
+            "partition",
+            "offset",
+            "order_id",
+            "customer_id",
+            "amount",
+            "currency",
+            "event_time",
+            "kafka_timestamp",
+        )
+    ]
     validate, event_type = oe.validate_value, oe.OrderEvent
     for rec in records:
         result = validate(rec.value, max_bytes)
         if type(result) is event_type:
             values = (rec.topic, rec.partition, rec.offset, *result, rec.timestamp)
-            for append, value in zip(ev_cols, values):
+            for append, value in zip(ev_cols, values, strict=True):
                 append(value)
             continue
         if len(batch.samples) < SAMPLE_ERRORS:
@@ -132,5 +160,5 @@ def split_records(
         dl["error_code"].append(result.code)
         dl["error_message"].append(result.message)
         dl["kafka_timestamp"].append(rec.timestamp)
-    batch.read = len(ev["offset"]) + len(dl["offset"])
+    batch.read = batch.loaded + batch.dead_lettered
     return batch

@@ -19,6 +19,7 @@ from data_platform.lib.warehouse import utcnow
 
 TABLE = "stream.order_window_aggregates"
 LEDGER = "stream.order_window_batches"
+SOURCES = "stream.order_window_sources"
 WINDOW_COLUMNS = ["window_start", "window_end", "customer_id", "order_count", "total_amount"]
 
 DDL = (
@@ -39,6 +40,12 @@ DDL = (
         events_aggregated BIGINT NOT NULL,
         committed_at TIMESTAMP NOT NULL,
         PRIMARY KEY (query_id, batch_id)
+    )""",
+    f"""CREATE TABLE IF NOT EXISTS {SOURCES} (
+        checkpoint VARCHAR PRIMARY KEY,
+        topic VARCHAR NOT NULL,
+        topic_id VARCHAR NOT NULL,
+        recorded_at TIMESTAMP NOT NULL
     )""",
 )
 
@@ -126,3 +133,34 @@ def ledger_rows(conn: duckdb.DuckDBPyConnection, query_id: str) -> dict[int, Bat
         [query_id],
     ).fetchall()
     return {r[0]: BatchOutcome(r[0], False, r[1], r[2]) for r in rows}
+
+
+def recorded_topic_id(conn: duckdb.DuckDBPyConnection, checkpoint: str) -> str | None:
+    """The Kafka topic id the checkpoint's offsets refer to (None before the first run)."""
+    ensure_schema(conn)
+    row = conn.execute(
+        f"SELECT topic_id FROM {SOURCES} WHERE checkpoint = ?",  # noqa: S608 - constant
+        [checkpoint],
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def record_topic(
+    conn: duckdb.DuckDBPyConnection, checkpoint: str, topic: str, topic_id: str, reset: bool
+) -> None:
+    """Remember the topic behind a checkpoint; `reset` also forgets every window and batch, in
+    the same transaction, because a re-created topic starts a new history."""
+    ensure_schema(conn)
+    conn.begin()
+    try:
+        if reset:
+            conn.execute(f"DELETE FROM {TABLE}")  # noqa: S608 - constant identifier
+            conn.execute(f"DELETE FROM {LEDGER}")  # noqa: S608 - constant identifier
+        conn.execute(
+            f"INSERT OR REPLACE INTO {SOURCES} VALUES (?, ?, ?, ?)",  # noqa: S608 - constant
+            [checkpoint, topic, topic_id, utcnow()],
+        )
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise

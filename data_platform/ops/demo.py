@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from data_platform.lib import warehouse
 from data_platform.lib.paths import warehouse_path
-from data_platform.ops import checks_report, stream_demo
+from data_platform.ops import checks_report, dbt_demo, stream_demo, windows_demo
 
 DEFAULT_START = "2024-03-01"
 DEFAULT_DAYS = 7
@@ -28,8 +28,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def materialize(selection: str, *extra: str) -> None:
     """Run `dagster asset materialize` for a selection, failing loudly if the run fails."""
-    command = [sys.executable, "-m", "dagster", "asset", "materialize",
-               "-m", "data_platform.definitions", "--select", selection, *extra]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "data_platform.definitions",
+        "--select",
+        selection,
+        *extra,
+    ]
     print(f"$ dagster asset materialize --select {selection} {' '.join(extra)}", flush=True)
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -47,8 +57,9 @@ def print_table(title: str, header: tuple[str, ...], rows: list[tuple]) -> None:
 def ingest(first: date, last: date) -> None:
     materialize(
         "raw_orders,raw_order_items,raw_customers",
-        "--partition-range", f"{first.isoformat()}...{last.isoformat()}",
-    )  # fmt: skip
+        "--partition-range",
+        f"{first.isoformat()}...{last.isoformat()}",
+    )
     materialize("raw_users")
 
 
@@ -67,5 +78,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"Warehouse: {warehouse_path()}")
     ingest(first, last)
     summarise_raw(first, last)
+    dbt_demo.run_dbt_demo(first, last, materialize, print_table)
     stream_demo.run_stream_demo(print_table)
+    windows_demo.run_windows_demo(materialize, print_table)
     return checks_report.demo_step()  # keep last: the demo ends with the check report

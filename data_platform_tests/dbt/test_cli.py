@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import dagster as dg
 import pytest
@@ -64,18 +65,21 @@ def dagster_cli(dagster_home: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_partition_range_materialization_of_fact_orders_from_the_cli(
-    dagster_home: Path, warehouse_path: Path, dbt_manifest: Path
+    dagster_home: Path, warehouse: WarehouseResource, dbt_assets_module: ModuleType
 ) -> None:
-    days = "2024-03-01...2024-03-03"
-    steps = [
-        ("--select", "raw_orders,raw_order_items,raw_customers", "--partition-range", days),
-        ("--select", "stg_orders,stg_order_items,stg_customers"),
-        ("--select", "fact_orders", "--partition-range", days),
-    ]
-    for args in steps:
-        completed = dagster_cli(dagster_home, *args)
-        assert completed.returncode == 0, completed.stderr[-3000:]
+    first, last = "2024-03-01", "2024-03-03"
+    resources = make_resources(warehouse)
+    range_tags = {"dagster/asset_partition_range_start": first,
+                  "dagster/asset_partition_range_end": last}  # fmt: skip
+    assert dg.materialize(RAW_DAILY, resources=resources, tags=range_tags).success
+    assert dg.materialize([dbt_assets_module.dbt_models], resources=resources).success
 
+    completed = dagster_cli(
+        dagster_home, "--select", "fact_orders", "--partition-range", f"{first}...{last}"
+    )
+
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    warehouse_path = warehouse.resolved_path()
     per_day = query(warehouse_path, "SELECT order_date, COUNT(*) FROM marts.fact_orders "
                                     "GROUP BY 1 ORDER BY 1")  # fmt: skip
     expected = query(warehouse_path, "SELECT order_date, COUNT(DISTINCT order_id) FROM raw.orders "
@@ -84,7 +88,9 @@ def test_partition_range_materialization_of_fact_orders_from_the_cli(
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         fact = dg.AssetKey("fact_orders")
         assert instance.get_materialized_partitions(fact) == {
-            "2024-03-01", "2024-03-02", "2024-03-03"
+            "2024-03-01",
+            "2024-03-02",
+            "2024-03-03",
         }
         records = instance.fetch_materializations(fact, limit=10).records
         assert len({r.run_id for r in records}) == 1  # one run for the whole range

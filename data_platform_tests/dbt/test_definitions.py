@@ -13,7 +13,6 @@ def defs(dbt_manifest: Path) -> dg.Definitions:
     return defs
 
 
-
 def test_dbt_nodes_have_flat_keys_schema_groups_and_raw_lineage(defs: dg.Definitions) -> None:
     graph = defs.resolve_asset_graph()
     expected = {

@@ -57,7 +57,12 @@ def test_three_days_have_one_row_per_distinct_cleaned_order(three_days: Path) ->
     counts = {d.isoformat(): n for d, (n, _) in per_day(three_days).items()}
     assert counts == dict.fromkeys(THREE_DAYS, ORDERS_PER_DAY)
     # LEFT JOINs keep orders with null or unknown customers.
-    assert query(three_days, "SELECT COUNT(*) FROM marts.fact_orders WHERE customer_name IS NULL")[0][0] > 0
+    assert (
+        query(three_days, "SELECT COUNT(*) FROM marts.fact_orders WHERE customer_name IS NULL")[0][
+            0
+        ]
+        > 0
+    )
 
 
 def test_materialization_metadata_has_row_counts(
@@ -205,8 +210,12 @@ def test_value_tier_boundaries(crafted: Crafted) -> None:
 
 
 def test_every_dirty_variant_the_demo_source_emits_is_mapped(crafted: Crafted) -> None:
-    rows = query(crafted.path, "SELECT order_id, status, total_amount, currency "
-                               "FROM marts.fact_orders WHERE order_date = ?", [VARIANT_DAY])  # fmt: skip
+    rows = query(
+        crafted.path,
+        "SELECT order_id, status, total_amount, currency FROM marts.fact_orders "
+        "WHERE order_date = ?",
+        [VARIANT_DAY],
+    )
     got = {oid: {"status": s, "amount": a, "currency": c} for oid, s, a, c in rows}
     assert set(got) == set(crafted.expected_variants)
     for order_id, (field, value) in crafted.expected_variants.items():
@@ -220,7 +229,9 @@ def test_every_dirty_variant_the_demo_source_emits_is_mapped(crafted: Crafted) -
     unparseable = checks["stg_orders_unparseable_amounts"]
     assert not unparseable.passed and unparseable.severity == dg.AssetCheckSeverity.WARN
     # The tier case "N/A" is unparseable too.
-    assert unparseable.metadata["dagster_dbt/failed_row_count"].value == len(UNPARSEABLE_AMOUNTS) + 1
+    assert (
+        unparseable.metadata["dagster_dbt/failed_row_count"].value == len(UNPARSEABLE_AMOUNTS) + 1
+    )
 
 
 def test_duplicates_keep_the_latest_update_then_the_latest_load(crafted: Crafted) -> None:

@@ -37,7 +37,10 @@ def test_changed_email_closes_old_row_and_deleted_user_is_closed(
     ])  # fmt: skip
     snapshot(dbt_assets_module, resources)
 
-    assert history(warehouse_path, "U1") == [("ava@example.com", False), ("ava.new@example.com", True)]
+    assert history(warehouse_path, "U1") == [
+        ("ava@example.com", False),
+        ("ava.new@example.com", True),
+    ]
     assert history(warehouse_path, "U2") == [("ben@example.com", False)]
     assert history(warehouse_path, "U3") == [("cleo@example.com", True)]
     assert query(warehouse_path, "SELECT COUNT(*) FROM snapshots.users_snapshot") == [(4,)]

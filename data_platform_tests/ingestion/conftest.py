@@ -24,7 +24,10 @@ def materialize_range(
         assets,
         resources=resources,
         instance=instance,
-        tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+        tags={
+            "dagster/asset_partition_range_start": first,
+            "dagster/asset_partition_range_end": last,
+        },
     )
 
 

@@ -22,7 +22,7 @@ def serve(handler_fn) -> ThreadingHTTPServer:
         def log_message(self, *args: object) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             params = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
             status, body = handler_fn(urlparse(self.path).path.strip("/"), params)
             raw = json.dumps(body).encode()
@@ -64,35 +64,50 @@ def test_bad_page_mid_range_keeps_loaded_days_and_writes_nothing_for_the_bad_day
     warehouse, warehouse_path
 ) -> None:
     def handler(entity: str, params: dict) -> tuple[int, dict]:
-        page = demo_source.demo_page(entity, int(params["page"]), int(params["page_size"]),
-                                     day=date.fromisoformat(params["date"]), orders_per_day=100)  # fmt: skip
+        page = demo_source.demo_page(
+            entity,
+            int(params["page"]),
+            int(params["page_size"]),
+            day=date.fromisoformat(params["date"]),
+            orders_per_day=100,
+        )
         if params["date"] == "2024-01-03" and params["page"] == "2":
             page["data"][1]["order_date"] = None
         return 200, page
 
     server = serve(handler)
     try:
-        resource = OrdersApiResource(base_url=f"http://127.0.0.1:{server.server_port}", page_size=40)
+        resource = OrdersApiResource(
+            base_url=f"http://127.0.0.1:{server.server_port}", page_size=40
+        )
         result = dg.materialize(
             [raw_orders],
             resources={"warehouse": warehouse, "orders_api": resource},
-            tags={"dagster/asset_partition_range_start": "2024-01-01",
-                  "dagster/asset_partition_range_end": "2024-01-04"},
+            tags={
+                "dagster/asset_partition_range_start": "2024-01-01",
+                "dagster/asset_partition_range_end": "2024-01-04",
+            },
             raise_on_error=False,
-        )  # fmt: skip
+        )
     finally:
         server.shutdown()
     assert not result.success
     error = result.failure_data_for_node("raw_orders").error.cause
     assert "data[1].order_date: expected date string (ISO-8601), got None" in error.message
     assert "date=2024-01-03" in error.message and "page=2" in error.message
-    days = query(warehouse_path, "SELECT DISTINCT partition_date::VARCHAR FROM raw.orders ORDER BY 1")
+    days = query(
+        warehouse_path, "SELECT DISTINCT partition_date::VARCHAR FROM raw.orders ORDER BY 1"
+    )
     assert days == [("2024-01-01",), ("2024-01-02",)], "the bad day and later days are not loaded"
-    audit = query(warehouse_path, "SELECT partition_key, status, error_message FROM meta.etl_runs "
-                  "ORDER BY partition_key")  # fmt: skip
+    audit = query(
+        warehouse_path,
+        "SELECT partition_key, status, error_message FROM meta.etl_runs ORDER BY partition_key",
+    )
     assert [(k, s) for k, s, _ in audit] == [
-        ("2024-01-01", "completed"), ("2024-01-02", "completed"), ("2024-01-03", "failed")
-    ]  # fmt: skip
+        ("2024-01-01", "completed"),
+        ("2024-01-02", "completed"),
+        ("2024-01-03", "failed"),
+    ]
     assert "data[1].order_date" in audit[2][2]
 
 
@@ -107,15 +122,22 @@ def test_unreachable_api_fails_clearly_with_nothing_written(warehouse, warehouse
         raise_on_error=False,
     )
     assert not result.success
-    assert "failed after 2 attempts" in result.failure_data_for_node("raw_orders").error.cause.message
+    assert (
+        "failed after 2 attempts" in result.failure_data_for_node("raw_orders").error.cause.message
+    )
     assert query(warehouse_path, "SELECT COUNT(*) FROM raw.orders") == [(0,)]
     assert query(warehouse_path, "SELECT status FROM meta.etl_runs") == [("failed",)]
 
 
 def test_rows_outside_the_partition_fail_the_error_check(warehouse, warehouse_path) -> None:
     def handler(entity: str, params: dict) -> tuple[int, dict]:
-        page = demo_source.demo_page(entity, int(params["page"]), int(params["page_size"]),
-                                     day=date.fromisoformat(params["date"]), orders_per_day=50)  # fmt: skip
+        page = demo_source.demo_page(
+            entity,
+            int(params["page"]),
+            int(params["page_size"]),
+            day=date.fromisoformat(params["date"]),
+            orders_per_day=50,
+        )
         page["data"][0]["order_date"] = "2023-12-31"
         return 200, page
 
@@ -134,5 +156,7 @@ def test_rows_outside_the_partition_fail_the_error_check(warehouse, warehouse_pa
     assert checks["order_date_within_partition"].metadata["failing_rows"].value == 1
     assert checks["partition_not_empty"].passed
     # The stray row is stored under the day it was loaded for, so a reload still replaces it.
-    assert query(warehouse_path, "SELECT partition_date::VARCHAR FROM raw.orders "
-                 "WHERE order_date = DATE '2023-12-31'") == [("2024-01-05",)]  # fmt: skip
+    assert query(
+        warehouse_path,
+        "SELECT partition_date::VARCHAR FROM raw.orders WHERE order_date = DATE '2023-12-31'",
+    ) == [("2024-01-05",)]

@@ -20,12 +20,25 @@ def cli_env(dagster_home: Path) -> dict[str, str]:
 def dagster(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "dagster", *args],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def materialize_args(selection: str, *extra: str) -> list[str]:
-    return ["asset", "materialize", "-m", "data_platform.definitions", "--select", selection, *extra]
+    return [
+        "asset",
+        "materialize",
+        "-m",
+        "data_platform.definitions",
+        "--select",
+        selection,
+        *extra,
+    ]
 
 
 def test_definitions_validate(cli_env) -> None:
@@ -37,8 +50,10 @@ def test_definitions_validate(cli_env) -> None:
 def test_data_platform_help_lists_commands() -> None:
     result = subprocess.run(
         [str(Path(sys.executable).parent / "data-platform"), "--help"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0
     assert "demo" in result.stdout and "serve-api" in result.stdout
 
@@ -49,7 +64,9 @@ def test_cli_single_partition_and_range(cli_env, warehouse_path) -> None:
     assert query(warehouse_path, "SELECT DISTINCT partition_date::VARCHAR FROM raw.orders") == [
         ("2024-01-15",)
     ]
-    rng = dagster(cli_env, *materialize_args("raw_orders", "--partition-range", "2024-01-01...2024-01-31"))
+    rng = dagster(
+        cli_env, *materialize_args("raw_orders", "--partition-range", "2024-01-01...2024-01-31")
+    )
     assert rng.returncode == 0, rng.stderr[-3000:]
     days, runs = query(
         warehouse_path,
@@ -59,7 +76,9 @@ def test_cli_single_partition_and_range(cli_env, warehouse_path) -> None:
 
 
 def test_cli_refuses_a_bad_partition_key(cli_env, warehouse_path) -> None:
-    bad = dagster(cli_env, *materialize_args("raw_orders", "--partition", "2024-01-01; DROP TABLE x"))
+    bad = dagster(
+        cli_env, *materialize_args("raw_orders", "--partition", "2024-01-01; DROP TABLE x")
+    )
     assert bad.returncode != 0
     assert "2024-01-01; DROP TABLE x" in bad.stderr + bad.stdout
     assert not warehouse_path.exists()
@@ -74,10 +93,16 @@ def test_two_writing_runs_at_once_are_serialized_by_the_pool(
         materialize_args("raw_order_items", "--partition-range", "2024-06-01...2024-07-15"),
     ]
     procs = [
-        subprocess.Popen([sys.executable, "-m", "dagster", *c], cwd=REPO_ROOT, env=cli_env,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "dagster", *c],
+            cwd=REPO_ROOT,
+            env=cli_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for c in commands
-    ]  # fmt: skip
+    ]
     outputs = [p.communicate(timeout=600)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], "\n".join(o[-2000:] for o in outputs)
 
@@ -92,9 +117,12 @@ def test_two_writing_runs_at_once_are_serialized_by_the_pool(
                 for e in instance.all_logs(run.run_id)
                 if e.dagster_event is not None and e.dagster_event.is_step_event
             }
-            windows.append((events[dg.DagsterEventType.STEP_START],
-                            events[dg.DagsterEventType.STEP_SUCCESS]))  # fmt: skip
-    (a_start, a_end), (b_start, b_end) = sorted(windows)
-    assert a_end <= b_start, f"steps overlapped: {windows}"
+            windows.append(
+                (events[dg.DagsterEventType.STEP_START], events[dg.DagsterEventType.STEP_SUCCESS])
+            )
+    (_, first_end), (second_start, _) = sorted(windows)
+    assert first_end <= second_start, f"steps overlapped: {windows}"
     assert query(warehouse_path, "SELECT COUNT(DISTINCT partition_date) FROM raw.orders") == [(45,)]
-    assert query(warehouse_path, "SELECT COUNT(DISTINCT partition_date) FROM raw.order_items") == [(45,)]
+    assert query(warehouse_path, "SELECT COUNT(DISTINCT partition_date) FROM raw.order_items") == [
+        (45,)
+    ]

@@ -33,20 +33,29 @@ def test_same_partition_three_times_gives_one_copy(resources, warehouse_path) ->
 
 def test_reloading_a_day_never_touches_other_days(resources, warehouse_path) -> None:
     assert materialize_range([raw_orders], resources, "2024-01-01", "2024-01-03").success
-    before = {d: query(warehouse_path, CONTENT_CHECKSUM, [d])[0] for d in ("2024-01-01", "2024-01-03")}
+    before = {
+        d: query(warehouse_path, CONTENT_CHECKSUM, [d])[0] for d in ("2024-01-01", "2024-01-03")
+    }
     first_runs = query(warehouse_path, "SELECT DISTINCT etl_run_id FROM raw.orders")
     assert dg.materialize([raw_orders], resources=resources, partition_key="2024-01-02").success
-    after = {d: query(warehouse_path, CONTENT_CHECKSUM, [d])[0] for d in ("2024-01-01", "2024-01-03")}
+    after = {
+        d: query(warehouse_path, CONTENT_CHECKSUM, [d])[0] for d in ("2024-01-01", "2024-01-03")
+    }
     assert before == after
-    runs_by_day = dict(query(
-        warehouse_path, "SELECT partition_date::VARCHAR, any_value(etl_run_id) FROM raw.orders GROUP BY 1"
-    ))  # fmt: skip
+    runs_by_day = dict(
+        query(
+            warehouse_path,
+            "SELECT partition_date::VARCHAR, any_value(etl_run_id) FROM raw.orders GROUP BY 1",
+        )
+    )
     assert runs_by_day["2024-01-01"] == runs_by_day["2024-01-03"] == first_runs[0][0]
     assert runs_by_day["2024-01-02"] != first_runs[0][0]
 
 
 @pytest.mark.parametrize("point", ["ingestion.after_delete", "ingestion.before_commit"])
-def test_crash_before_commit_keeps_previous_rows(resources, warehouse_path, monkeypatch, point) -> None:
+def test_crash_before_commit_keeps_previous_rows(
+    resources, warehouse_path, monkeypatch, point
+) -> None:
     assert dg.materialize([raw_orders], resources=resources, partition_key="2024-01-15").success
     before = query(warehouse_path, CONTENT_CHECKSUM, ["2024-01-15"])[0]
 
@@ -81,12 +90,13 @@ def test_range_backfill_is_one_run_loading_each_day_once(resources, warehouse_pa
     assert [d for d, _, _ in per_day] == [f"2024-02-{n:02d}" for n in range(1, 11)]
     assert all(runs == 1 for _, runs, _ in per_day)
     for table in ("raw.order_items", "raw.customers"):
-        days = query(warehouse_path, f"SELECT COUNT(DISTINCT partition_date) FROM {table}")  # noqa: S608
+        days = query(warehouse_path, f"SELECT COUNT(DISTINCT partition_date) FROM {table}")
         assert days == [(10,)]
     # Each day is its own audited transaction, all in the one run.
     audit = query(
         warehouse_path,
-        "SELECT asset_key, COUNT(*), COUNT(DISTINCT run_id) FROM meta.etl_runs GROUP BY 1 ORDER BY 1",
+        """SELECT asset_key, COUNT(*), COUNT(DISTINCT run_id) FROM meta.etl_runs
+           GROUP BY 1 ORDER BY 1""",
     )
     assert audit == [("raw_customers", 10, 1), ("raw_order_items", 10, 1), ("raw_orders", 10, 1)]
     # A second backfill over the same range replaces, never appends.
@@ -106,8 +116,12 @@ def test_materialization_metadata_and_checks(resources) -> None:
     assert "| order_id |" in metadata["preview"].value
     assert sum(metadata["rows_by_day"].value.values()) == metadata["dagster/row_count"].value
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
-    assert set(checks) == {"partition_not_empty", "order_date_within_partition",
-                           "required_fields_not_null", "null_customer_share"}  # fmt: skip
+    assert set(checks) == {
+        "partition_not_empty",
+        "order_date_within_partition",
+        "required_fields_not_null",
+        "null_customer_share",
+    }
     assert all(c.passed for c in checks.values())
     assert checks["null_customer_share"].severity == dg.AssetCheckSeverity.WARN
     assert 0 < checks["null_customer_share"].metadata["null_customer_share"].value < 0.05

@@ -9,9 +9,17 @@ def test_parse_day_accepts_calendar_dates() -> None:
 
 @pytest.mark.parametrize(
     "key",
-    ["2024-1-5", "20240105", "2024-13-01", "2023-02-29", "", "2024-01-01 ",
-     "2024-01-01'; DROP TABLE raw.orders; --", "2024-01-01' OR '1'='1"],
-)  # fmt: skip
+    [
+        "2024-1-5",
+        "20240105",
+        "2024-13-01",
+        "2023-02-29",
+        "",
+        "2024-01-01 ",
+        "2024-01-01'; DROP TABLE raw.orders; --",
+        "2024-01-01' OR '1'='1",
+    ],
+)
 def test_parse_day_refuses_anything_else(key: str) -> None:
     with pytest.raises(InvalidPartitionKey, match="partition key"):
         parse_day(key)

@@ -33,7 +33,7 @@ class ScriptedServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 params = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
                 outer.requests.append(params)
                 status, headers, body = script(len(outer.requests), params)
@@ -64,8 +64,9 @@ def scripted() -> Iterator[Callable[..., ScriptedServer]]:
 
 
 def good_page(params: dict[str, str]) -> dict:
-    return demo_source.demo_page("orders", int(params["page"]), 50, day=date(2024, 1, 15),
-                                 orders_per_day=120)  # fmt: skip
+    return demo_source.demo_page(
+        "orders", int(params["page"]), 50, day=date(2024, 1, 15), orders_per_day=120
+    )
 
 
 def client(url: str, sleeps: list[float] | None = None, retries: int = 3) -> OrdersApiClient:
@@ -141,12 +142,14 @@ def test_unreachable_api_is_retried_then_named() -> None:
         (lambda p: p.update(data="oops"), r"field 'data': expected a list of records"),
         (lambda p: p.update(page=9), r"field 'page': expected the requested page 1"),
         (lambda p: p["data"][3].pop("order_id"), r"data\[3\]\.order_id: expected string, got None"),
-        (lambda p: p["data"][4].update(order_date="15/01/2024"),
-         r"data\[4\]\.order_date: expected date string \(ISO-8601\), got '15/01/2024'"),
+        (
+            lambda p: p["data"][4].update(order_date="15/01/2024"),
+            r"data\[4\]\.order_date: expected date string \(ISO-8601\), got '15/01/2024'",
+        ),
         (lambda p: p["data"][5].update(total_amount=[1]), r"data\[5\]\.total_amount: expected"),
         (lambda p: p["data"].__setitem__(6, "x"), r"data\[6\]: expected a JSON object"),
     ],
-)  # fmt: skip
+)
 def test_malformed_page_names_the_field(scripted, mutate, message: str) -> None:
     def script(n: int, params: dict[str, str]) -> Reply:
         page = good_page(params)

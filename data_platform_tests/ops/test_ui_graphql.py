@@ -11,7 +11,9 @@ import pytest
 from data_platform.definitions import defs
 from data_platform_tests.ops.dagster_dev import DagsterDev
 
-pytestmark = pytest.mark.ui
+# The backfill's run starts one process per step, each loading the code location: minutes on a
+# busy 2-core machine. Session fixtures' set-up counts against the first test that uses them.
+pytestmark = [pytest.mark.ui, pytest.mark.timeout(1200)]
 
 INGESTION_ASSETS = ["raw_orders", "raw_order_items", "raw_customers"]
 BACKFILL_DAYS = ["2024-02-01", "2024-02-02", "2024-02-03"]
@@ -98,7 +100,7 @@ def materialized_days(server: DagsterDev, asset: str) -> set[str]:
     return days
 
 
-def run_ingestion_backfill(server: DagsterDev, days: list[str], timeout: float = 420) -> dict:
+def run_ingestion_backfill(server: DagsterDev, days: list[str], timeout: float = 720) -> dict:
     params = {"partitionNames": days, "fromFailure": False,
               "assetSelection": [{"path": [a]} for a in INGESTION_ASSETS],
               "title": "ui-test ingestion backfill"}  # fmt: skip

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from data_platform.lib import kafka_io, stream_store
 from data_platform.lib.faults import fault_point
 from data_platform.lib.kafka_offsets import PartitionRange
-from data_platform.lib.order_batch import SplitBatch, split_records
+from data_platform.lib.order_batch import SplitBatch
 from data_platform.lib.warehouse import utcnow
 from data_platform.resources import WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
@@ -52,34 +52,37 @@ def run_batch(
     ranges: list[PartitionRange],
     run_id: str,
     max_record_bytes: int,
+    vectorised_validation: bool = True,
 ) -> BatchOutcome:
     started = time.perf_counter()
     config = kafka.bounded_config()
     kafka.ensure_topics()
-    records, highwaters = kafka_io.read_ranges(config, topic, ranges)
-    batch = split_records(records, max_record_bytes)
+    reader = kafka_io.RangeReader(config, topic, ranges)
     with warehouse.connect() as conn:
         stream_store.ensure_stream_schema(conn)
         already = _existing_dead_letters(conn, topic, ranges)
-        fresh = [
-            (rec, err)
-            for rec, err in batch.dead_records
-            if (rec.partition, rec.offset) not in already
-        ]
-        # Published before the warehouse commit: the DLQ topic is at-least-once (a crash in
-        # between re-publishes on the re-run; consumers dedupe on the dlq.source_* headers).
-        published = kafka_io.publish(
-            config,
-            kafka.dlq_topic,
-            (
-                (rec.key, rec.value, kafka_io.dlq_headers(rec, err.code, err.message))
-                for rec, err in fresh
-            ),
-        )
-        counts = stream_store.load_batch(
-            conn, topic, ranges, batch.events_table(), batch.dead_table(), run_id, utcnow()
-        )
+        transaction = stream_store.BatchTransaction(conn, topic, run_id, utcnow(), max_record_bytes)
+        try:
+            for chunk in reader:
+                transaction.add_records(chunk)
+            batch = transaction.drain()
+            # Published before the warehouse commit: the DLQ topic is at-least-once (a crash in
+            # between re-publishes on the re-run; consumers dedupe on the dlq.source_* headers).
+            published = kafka_io.publish(
+                config,
+                kafka.dlq_topic,
+                [
+                    (rec.key, rec.value, kafka_io.dlq_headers(rec, err.code, err.message))
+                    for rec, err in batch.dead_records
+                    if (rec.partition, rec.offset) not in already
+                ],
+            )
+        except BaseException:
+            transaction.abort()
+            raise
+        counts = transaction.commit(ranges)
         ledger = stream_store.ledger_rows(conn, topic)
+    highwaters = reader.highwaters
     fault_point("microbatch.after_warehouse_commit")
     ends = {r.partition: r.end for r in ranges if r.size}
     committed = kafka_io.commit_offsets(config, kafka.consumer_group, topic, ends, run_id)

@@ -4,6 +4,8 @@ Each materialization drains what the topic holds now (`availableNow`) from the c
 upserts every micro-batch into `stream.order_window_aggregates` exactly once.
 """
 
+from typing import Literal
+
 import dagster as dg
 from pydantic import Field
 
@@ -11,7 +13,7 @@ from data_platform.lib import window_store
 from data_platform.resources import WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.windows import query as window_query
-from data_platform.streaming.windows import runner
+from data_platform.streaming.windows import runner, topic_guard
 from data_platform.streaming.windows.checks import LATE_SHARE_CHECK_SPEC, late_share_result
 from data_platform.streaming.windows.spark_resource import SparkResource
 
@@ -31,6 +33,11 @@ class OrderWindowsConfig(dg.Config):
     late_share_threshold: float = Field(
         default=0.05, description="The late-record check warns above this share of events."
     )
+    on_topic_recreated: Literal["fail", "reset"] = Field(
+        default="fail",
+        description="If the topic was re-created since the checkpoint: fail, or reset the "
+        "checkpoint and the window table and start over from the new topic.",
+    )
 
 
 @dg.asset(
@@ -48,6 +55,8 @@ def order_window_aggregates(
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
     checkpoint = spark.checkpoint_location(config.checkpoint_name)
+    if topic_guard.guard(kafka, warehouse, checkpoint, config.on_topic_recreated):
+        context.log.warning(f"topic {kafka.orders_topic!r} was re-created: windows start over")
     with spark.session() as session:
         records = window_query.read_kafka(
             session,

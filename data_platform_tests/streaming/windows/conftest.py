@@ -19,7 +19,7 @@ from data_platform.streaming.windows.spark_resource import SparkResource
 @pytest.fixture(scope="session")
 def spark_session() -> Iterator[SparkSession]:
     """Started once (~5-10 s); the asset's SparkResource reuses it (`reuse_active_session`)."""
-    spark = SparkResource()._builder().getOrCreate()
+    spark = SparkResource().builder().getOrCreate()
     spark.dataSource.register(KafkaPyDataSource)
     yield spark
     spark.stop()

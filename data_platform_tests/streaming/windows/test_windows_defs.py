@@ -32,12 +32,12 @@ def test_spark_resource_defaults_are_local_and_checkpoints_live_in_the_state_dir
 ) -> None:
     spark = SparkResource()
     assert spark.master == "local[2]"
-    conf = spark._builder()._options
+    conf = spark.spark_conf()
     assert conf["spark.sql.shuffle.partitions"] == "2"
     assert conf["spark.pyspark.python"] == sys.executable
     assert spark.checkpoint_location("q") == str(tmp_path / "state" / "spark" / "checkpoints/q")
     cluster = SparkResource(master="spark://m:7077", checkpoint_root="s3a://b/ckpt/")
-    assert "spark.sql.shuffle.partitions" not in cluster._builder()._options
+    assert "spark.sql.shuffle.partitions" not in cluster.spark_conf()
     assert cluster.checkpoint_location("q") == "s3a://b/ckpt/q"
 
 

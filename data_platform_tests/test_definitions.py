@@ -1,0 +1,45 @@
+"""The code location loads, validates, and declares every asset, check, job, sensor and schedule."""
+
+import dagster as dg
+
+from data_platform.definitions import defs
+
+EXPECTED_ASSETS = {"raw_orders", "raw_order_items", "raw_customers", "raw_users"}
+EXPECTED_CHECKS = {
+    ("raw_orders", "partition_not_empty"),
+    ("raw_orders", "order_date_within_partition"),
+    ("raw_orders", "required_fields_not_null"),
+    ("raw_orders", "null_customer_share"),
+}
+EXPECTED_JOBS = {"daily_ingestion_job", "users_refresh_job"}
+EXPECTED_SCHEDULES = {"daily_ingestion_schedule", "users_refresh_schedule"}
+
+
+def test_definitions_validate() -> None:
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_every_expected_object_is_declared() -> None:
+    repo = defs.get_repository_def()
+    graph = repo.asset_graph
+    assets = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    assert EXPECTED_ASSETS <= assets
+    assert EXPECTED_CHECKS <= checks
+    assert EXPECTED_JOBS <= {job.name for job in repo.get_all_jobs()}
+    assert EXPECTED_SCHEDULES <= {s.name for s in repo.schedule_defs}
+
+
+def test_partitioned_raw_assets_backfill_in_one_run() -> None:
+    graph = defs.get_repository_def().asset_graph
+    for name in ("raw_orders", "raw_order_items", "raw_customers"):
+        node = graph.get(dg.AssetKey(name))
+        assert node.partitions_def is not None
+        assert node.backfill_policy == dg.BackfillPolicy.single_run()
+
+
+def test_every_warehouse_writer_is_in_the_warehouse_pool() -> None:
+    for assets_def in defs.get_repository_def().assets_defs_by_key.values():
+        for spec in assets_def.specs:
+            if spec.key.to_user_string() in EXPECTED_ASSETS:
+                assert assets_def.op.pool == "warehouse", spec.key
