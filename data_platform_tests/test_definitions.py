@@ -24,10 +24,10 @@ def test_every_expected_object_is_declared() -> None:
     graph = repo.asset_graph
     assets = {key.to_user_string() for key in graph.get_all_asset_keys()}
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
-    assert EXPECTED_ASSETS <= assets
-    assert EXPECTED_CHECKS <= checks
-    assert EXPECTED_JOBS <= {job.name for job in repo.get_all_jobs()}
-    assert EXPECTED_SCHEDULES <= {s.name for s in repo.schedule_defs}
+    assert not EXPECTED_ASSETS - assets
+    assert not EXPECTED_CHECKS - checks
+    assert not EXPECTED_JOBS - {job.name for job in repo.get_all_jobs()}
+    assert not EXPECTED_SCHEDULES - {s.name for s in repo.schedule_defs}
 
 
 def test_partitioned_raw_assets_backfill_in_one_run() -> None:

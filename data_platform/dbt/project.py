@@ -1,9 +1,10 @@
 """The dbt project and its manifest.
 
 The manifest is prepared ahead of time (`make manifest`, part of `make setup`), so importing the
-definitions never runs `dbt parse`; only `dagster dev` re-parses on load (`prepare_if_dev`).
+definitions never runs `dbt parse`; only `dagster dev` re-parses a stale one on load.
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,7 +13,6 @@ from dagster_dbt import DbtCliResource, DbtProject
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-dbt_project.prepare_if_dev()
 
 
 def dbt_executable() -> str:
@@ -42,3 +42,13 @@ def ensure_manifest(project: DbtProject = dbt_project) -> Path:
     if manifest_is_stale(project):
         dbt_resource(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return project.manifest_path
+
+
+def prepare_if_dev(project: DbtProject = dbt_project) -> None:
+    """Like `DbtProject.prepare_if_dev`, but with this venv's dbt (no activated venv needed for
+    `dagster dev`) and only when the manifest is stale."""
+    if os.environ.get("DAGSTER_IS_DEV_CLI"):
+        ensure_manifest(project)
+
+
+prepare_if_dev()

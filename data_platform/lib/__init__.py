@@ -1,1 +1,2 @@
-"""Pure code with no Dagster imports: warehouse SQL, the orders API client, demo data, validation."""
+"""Pure code with no Dagster imports: warehouse SQL, the orders API client, demo data,
+validation, Kafka and Spark helpers."""

@@ -32,8 +32,14 @@ STATUS_VARIANTS: dict[str, tuple[str, ...]] = {
     "cancelled": ("cancelled", "Cancelled", "canceled", " CANCELED "),
     "returned": ("returned", "Returned", "RETURNED ", "refunded"),
 }
-STATUS_WEIGHTS = (("delivered", 45), ("shipped", 20), ("processing", 12), ("pending", 10),
-                  ("cancelled", 8), ("returned", 5))  # fmt: skip
+STATUS_WEIGHTS = (
+    ("delivered", 45),
+    ("shipped", 20),
+    ("processing", 12),
+    ("pending", 10),
+    ("cancelled", 8),
+    ("returned", 5),
+)
 CURRENCY_VARIANTS = ("USD", "usd", "EUR", "eur", "GBP", "gbp", " usd", "Eur")
 # Amount renderings: (template, symbol). Thousands separators are commas, decimals a point.
 AMOUNT_FORMATS = ("{n}", "${c}", "USD {c}", "{c} USD", "€{c}", "£ {c}", "{n}")
@@ -45,10 +51,46 @@ DUPLICATE_SHARE = 0.015
 UNPARSEABLE_AMOUNT_SHARE = 0.002
 NUMERIC_AMOUNT_SHARE = 0.05
 
-FIRST_NAMES = ("Ava", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hiro", "Isla", "Jonas",
-               "Kemi", "Liam", "Maya", "Noah", "Olga", "Priya", "Quinn", "Rosa", "Sami", "Tara")  # fmt: skip
-LAST_NAMES = ("Novak", "Okafor", "Silva", "Tanaka", "Schmidt", "Dubois", "Rossi", "Kowalski",
-              "Haddad", "Jensen", "Moreau", "Petrov", "Garcia", "Ahmed", "Larsen", "Kim")  # fmt: skip
+FIRST_NAMES = (
+    "Ava",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Isla",
+    "Jonas",
+    "Kemi",
+    "Liam",
+    "Maya",
+    "Noah",
+    "Olga",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tara",
+)
+LAST_NAMES = (
+    "Novak",
+    "Okafor",
+    "Silva",
+    "Tanaka",
+    "Schmidt",
+    "Dubois",
+    "Rossi",
+    "Kowalski",
+    "Haddad",
+    "Jensen",
+    "Moreau",
+    "Petrov",
+    "Garcia",
+    "Ahmed",
+    "Larsen",
+    "Kim",
+)
 STREETS = ("Main St", "Oak Ave", "Harbour Rd", "Mill Lane", "Station Rd", "Elm St", "Park Way")
 CITIES = ("Springfield", "Riverton", "Lakeside", "Hillview", "Fairport", "Brookfield")
 USER_STATUSES = ("active", "inactive", "suspended")
@@ -69,7 +111,9 @@ def _customer_id(index: int) -> str:
 
 
 _CANONICAL = [s for s, _ in STATUS_WEIGHTS]
-_STATUS_P = np.array([w for _, w in STATUS_WEIGHTS], dtype=float) / sum(w for _, w in STATUS_WEIGHTS)
+_STATUS_P = np.array([w for _, w in STATUS_WEIGHTS], dtype=float) / sum(
+    w for _, w in STATUS_WEIGHTS
+)
 
 
 def _statuses(rng: np.random.Generator, n: int) -> list[str]:
@@ -115,10 +159,15 @@ def generate_day(day: date, orders_per_day: int = DEFAULT_ORDERS_PER_DAY) -> Dem
     totals = np.round(np.add.reduceat(quantities * prices, starts), 2).tolist()
     owner = np.repeat(np.arange(n), item_counts).tolist()
     items = [
-        {"order_id": order_ids[o], "product_id": f"PROD-{p:04d}", "quantity": q,
-         "unit_price": u, "order_date": day_str}
+        {
+            "order_id": order_ids[o],
+            "product_id": f"PROD-{p:04d}",
+            "quantity": q,
+            "unit_price": u,
+            "order_date": day_str,
+        }
         for o, p, q, u in zip(owner, products, quantities.tolist(), prices.tolist(), strict=True)
-    ]  # fmt: skip
+    ]
 
     customer_roll = rng.random(n).tolist()
     customer_index = rng.integers(0, CUSTOMER_COUNT, n).tolist()

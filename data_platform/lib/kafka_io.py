@@ -149,8 +149,12 @@ class RangeReader:
         if not self.wanted:
             return
         wanted = self.wanted
-        consumer = _consumer(self.config, max_partition_fetch_bytes=8 * 1024 * 1024,
-                             fetch_max_bytes=64 * 1024 * 1024)  # fmt: skip
+        consumer = _consumer(
+            self.config,
+            fetch_max_wait_ms=50,  # do not idle at a range's end waiting for newer records
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+        )
         try:
             tps = _seek(consumer, self.topic, {p: r.start for p, r in wanted.items()})
             done: set[int] = set()

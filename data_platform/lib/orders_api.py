@@ -209,12 +209,16 @@ class HttpTransport:
                     if retry_after is not None:
                         delay = min(self.max_backoff_seconds, retry_after)
                 elif status >= 400:
-                    raise OrdersApiError(f"GET {shown} failed with HTTP {status}: {response.text[:200]}")
+                    raise OrdersApiError(
+                        f"GET {shown} failed with HTTP {status}: {response.text[:200]}"
+                    )
                 else:
                     try:
                         return shown, response.json()
                     except ValueError as exc:
-                        raise PageContractError(f"{shown}: response body is not JSON: {exc}") from exc
+                        raise PageContractError(
+                            f"{shown}: response body is not JSON: {exc}"
+                        ) from exc
             if attempt == self.max_retries:
                 raise OrdersApiError(
                     f"GET {shown} failed after {self.max_retries + 1} attempts; last: {problem}"

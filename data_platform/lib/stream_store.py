@@ -263,6 +263,22 @@ def ledger_rows(conn: duckdb.DuckDBPyConnection, topic: str) -> list[tuple[int, 
     ).fetchall()
 
 
+def dead_letter_coordinates(
+    conn: duckdb.DuckDBPyConnection, topic: str, ranges: list[PartitionRange]
+) -> set[tuple[int, int]]:
+    """(partition, offset) of dead letters already stored for these ranges: a re-run of a range
+    must not publish them to the DLQ topic again."""
+    found: set[tuple[int, int]] = set()
+    for r in ranges:
+        rows = conn.execute(
+            f"""SELECT "partition", "offset" FROM {DLQ}
+                WHERE topic = ? AND "partition" = ? AND "offset" >= ? AND "offset" < ?""",  # noqa: S608
+            [topic, r.partition, r.start, r.end],
+        ).fetchall()
+        found.update((p, o) for p, o in rows)
+    return found
+
+
 class LedgerUnavailable(RuntimeError):
     """The warehouse is locked by another process (e.g. a running batch) right now."""
 

@@ -2,7 +2,9 @@
 
 Selection, publishing and the `replayed_at` stamp happen while holding the warehouse (DuckDB
 admits one writer), so two replays cannot pick the same records and a finished replay is never
-repeated. Replayed records carry a `dlq.replay_of` header naming their original coordinates.
+repeated. Replayed records carry a `dlq.replay_of` header naming their original coordinates; a
+crash between publishing and stamping leaves the records unstamped (replayed again later, and
+recognisable by that header) rather than stamped but never sent.
 """
 
 from __future__ import annotations

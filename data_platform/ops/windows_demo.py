@@ -42,8 +42,10 @@ def _latest_metadata() -> dict[str, object]:
     return {k: v.value for k, v in event.asset_materialization.metadata.items()}
 
 
-def run_windows_demo(materialize: Callable[..., None], print_table: Callable) -> None:
-    kafka = KafkaResource()
+def run_windows_demo(
+    materialize: Callable[..., None], print_table: Callable, kafka: KafkaResource | None = None
+) -> None:
+    kafka = kafka or KafkaResource()
     print(f"\nSpark window aggregates over {kafka.orders_topic!r}", flush=True)
     try:
         records = topic_records(kafka)

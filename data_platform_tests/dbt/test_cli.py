@@ -35,13 +35,7 @@ def test_dbt_build_runs_standalone_on_the_python_default_path(
         run_config={"ops": {"raw_users": {"config": {"as_of": "2024-03-02"}}}},
     ).success  # fmt: skip
 
-    completed = subprocess.run(
-        [dbt_executable(), "build", "--project-dir", str(DBT_PROJECT_DIR),
-         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target"),
-         "--log-path", str(tmp_path / "logs")],
-        cwd=tmp_path, env={k: v for k, v in os.environ.items() if not k.startswith("DBT_")},
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    completed = dbt_cli(tmp_path, "build")
 
     assert completed.returncode == 0, completed.stdout[-3000:]
     assert "ERROR=0" in completed.stdout
@@ -53,6 +47,28 @@ def test_dbt_build_runs_standalone_on_the_python_default_path(
     assert not any(r[0].startswith("main_") for r in relations)
     orders = query(default_path, "SELECT COUNT(DISTINCT order_id) FROM raw.orders")
     assert query(default_path, "SELECT COUNT(*) FROM marts.fact_orders") == orders
+
+
+def test_malformed_range_vars_fail_with_a_message_naming_the_var(
+    tmp_path: Path, dbt_manifest: Path
+) -> None:
+    completed = dbt_cli(
+        tmp_path, "compile", "--select", "fact_orders",
+        "--vars", '{"min_date": "2024-03-01; drop table raw.orders", "max_date": "2024-03-02"}',
+    )  # fmt: skip
+    assert completed.returncode != 0
+    assert "var min_date must be a date YYYY-MM-DD" in completed.stdout
+
+
+def dbt_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """Plain dbt from the command line, with no Dagster and no DBT_* variables involved."""
+    return subprocess.run(
+        [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR),
+         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(cwd / "target"),
+         "--log-path", str(cwd / "logs")],
+        cwd=cwd, env={k: v for k, v in os.environ.items() if not k.startswith("DBT_")},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
 
 
 def dagster_cli(dagster_home: Path, *args: str) -> subprocess.CompletedProcess:

@@ -56,6 +56,15 @@ def test_three_days_have_one_row_per_distinct_cleaned_order(three_days: Path) ->
     assert raw_rows > len(expected), "the demo source should have emitted duplicate rows"
     counts = {d.isoformat(): n for d, (n, _) in per_day(three_days).items()}
     assert counts == dict.fromkeys(THREE_DAYS, ORDERS_PER_DAY)
+    # On the demo source's own rows: every status maps, only the unparseable amounts are NULL.
+    unmapped = query(
+        three_days,
+        "SELECT COUNT(*) FILTER (WHERE standardized_status IS NULL), COUNT(*) FILTER (WHERE "
+        "cleaned_total_amount IS NULL AND coalesce(raw_total_amount, '') NOT IN (?, ?, ?)) "
+        "FROM staging.stg_orders",
+        list(UNPARSEABLE_AMOUNTS),
+    )
+    assert unmapped == [(0, 0)]
     # LEFT JOINs keep orders with null or unknown customers.
     assert (
         query(three_days, "SELECT COUNT(*) FROM marts.fact_orders WHERE customer_name IS NULL")[0][

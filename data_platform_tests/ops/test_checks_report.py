@@ -7,8 +7,12 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from datetime import date, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import dagster as dg
 import pytest
@@ -36,10 +40,49 @@ def home_instance(
         yield instance
 
 
+class CraftedOrdersHandler(BaseHTTPRequestHandler):
+    """The orders API contract, answering two orders for any day: one that belongs to the day,
+    and one dated the day before and without a customer (a stray row: fails the ERROR check
+    `order_date_within_partition`, and the WARN check `null_customer_share`)."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+    def do_GET(self) -> None:
+        query = parse_qs(urlparse(self.path).query)
+        day = date.fromisoformat(query["date"][0])
+        rows = [
+            {"order_id": f"OK-{day}", "customer_id": "C-1", "order_date": day.isoformat(),
+             "total_amount": "12.50", "currency": "USD", "status": "shipped",
+             "updated_at": f"{day}T10:00:00"},
+            {"order_id": f"STRAY-{day}", "customer_id": None,
+             "order_date": (day - timedelta(days=1)).isoformat(), "total_amount": "$3.00",
+             "currency": "usd", "status": "pending", "updated_at": f"{day}T11:00:00"},
+        ]  # fmt: skip
+        body = json.dumps({"data": rows, "page": 1, "next_page": None}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def crafted_orders_api() -> Iterator[OrdersApiResource]:
+    """A real HTTP server on loopback serving the crafted orders above."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), CraftedOrdersHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield OrdersApiResource(base_url=f"http://127.0.0.1:{server.server_port}", max_retries=0)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def materialize_raw_orders(
-    instance: dg.DagsterInstance, warehouse: WarehouseResource, orders_per_day: int
+    instance: dg.DagsterInstance, warehouse: WarehouseResource, api: OrdersApiResource
 ) -> None:
-    api = OrdersApiResource(demo_orders_per_day=orders_per_day, demo_user_count=50)
     result = dg.materialize(
         [raw_orders], partition_key=DAY, instance=instance,
         resources={"warehouse": warehouse, "orders_api": api},
@@ -68,9 +111,12 @@ def json_rows(capsys: pytest.CaptureFixture[str]) -> tuple[int, dict, dict[str, 
 
 
 def test_every_format_lists_latest_raw_orders_checks(
-    home_instance: dg.DagsterInstance, warehouse: WarehouseResource, capsys
+    home_instance: dg.DagsterInstance,
+    warehouse: WarehouseResource,
+    orders_api: OrdersApiResource,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    materialize_raw_orders(home_instance, warehouse, orders_per_day=300)
+    materialize_raw_orders(home_instance, warehouse, orders_api)
 
     code, document, rows = json_rows(capsys)
     assert code == 0 and document["ok"] is True
@@ -100,24 +146,33 @@ def test_every_format_lists_latest_raw_orders_checks(
 
 
 def test_failing_error_check_exits_non_zero(
-    home_instance: dg.DagsterInstance, warehouse: WarehouseResource, capsys
+    home_instance: dg.DagsterInstance,
+    warehouse: WarehouseResource,
+    crafted_orders_api: OrdersApiResource,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """A day with no orders fails raw_orders' ERROR check `partition_not_empty`."""
-    materialize_raw_orders(home_instance, warehouse, orders_per_day=0)
+    """A stray row dated outside its partition fails raw_orders' ERROR check."""
+    materialize_raw_orders(home_instance, warehouse, crafted_orders_api)
 
     code, document, rows = json_rows(capsys)
     assert code == 1 and document["ok"] is False and document["failing_error_checks"] == 1
-    failed = rows["raw_orders:partition_not_empty"]
+    failed = rows["raw_orders:order_date_within_partition"]
     assert (failed["result"], failed["severity"], failed["blocks"]) == ("FAILED", "ERROR", True)
-    assert failed["metadata"]["empty_days"] == [DAY]
+    assert failed["metadata"]["failing_rows"] == 1
+    warned = rows["raw_orders:null_customer_share"]
+    assert (warned["result"], warned["severity"], warned["blocks"]) == ("FAILED", "WARN", False)
+    assert warned["metadata"]["null_customer_rows"] == 1
     assert rows["raw_orders:required_fields_not_null"]["result"] == "PASSED"
 
     code, table = run_checks(capsys, "table")
     assert code == 1
-    assert "ERROR-severity failures: raw_orders:partition_not_empty" in table
+    line = next(x for x in table.splitlines() if " order_date_within_partition " in x)
+    assert "FAILED" in line and "ERROR" in line and "failing_rows=1" in line
+    assert "ERROR-severity failures: raw_orders:order_date_within_partition" in table
     code, markdown = run_checks(capsys, "markdown")
     assert code == 1
-    assert "| raw_orders | partition_not_empty | 2024-03-01 | **FAILED** | ERROR |" in markdown
+    assert f"| raw_orders | order_date_within_partition | {DAY} | **FAILED** | ERROR |" in markdown
+    assert f"| raw_orders | null_customer_share | {DAY} | FAILED | WARN |" in markdown
 
 
 def test_gate_follows_the_latest_evaluation_and_ignores_warn(
@@ -150,18 +205,22 @@ def test_check_whose_run_crashed_blocks(home_instance: dg.DagsterInstance, capsy
 
 
 def test_console_script_exit_code_gates(
-    home_instance: dg.DagsterInstance, warehouse: WarehouseResource, dagster_home: Path
+    home_instance: dg.DagsterInstance,
+    warehouse: WarehouseResource,
+    orders_api: OrdersApiResource,
+    crafted_orders_api: OrdersApiResource,
+    dagster_home: Path,
 ) -> None:
     """The installed `data-platform checks` command, in its own process, reads DAGSTER_HOME."""
     script = Path(sys.executable).with_name("data-platform")
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home)}
 
-    materialize_raw_orders(home_instance, warehouse, orders_per_day=300)
+    materialize_raw_orders(home_instance, warehouse, orders_api)
     ok = subprocess.run([script, "checks"], env=env, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert "required_fields_not_null" in ok.stdout
 
-    materialize_raw_orders(home_instance, warehouse, orders_per_day=0)
+    materialize_raw_orders(home_instance, warehouse, crafted_orders_api)
     bad = subprocess.run([script, "checks", "--format", "markdown"], env=env,
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert bad.returncode == 1, bad.stderr[-2000:]

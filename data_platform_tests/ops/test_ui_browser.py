@@ -122,6 +122,6 @@ def test_backfill_is_listed_on_the_backfills_page(
         dismiss_welcome_dialog(browser)
         # dagster 1.13 redirects /overview/backfills to the runs page's backfills view.
         WebDriverWait(browser, 30).until(lambda d: "view=backfills" in d.current_url)
-        wait_for_text(browser, [ui_backfill["id"]])
+        wait_for_text(browser, [ui_backfill["id"], "Success"])
     finally:
         screenshot(browser, "backfills")

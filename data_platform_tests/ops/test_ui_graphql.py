@@ -23,7 +23,7 @@ LOADED = """
 {
   repositoriesOrError {
     ... on RepositoryConnection {
-      nodes { name sensors { name } schedules { name } jobs { name } }
+      nodes { name sensors { name } schedules { name } }
     }
   }
   assetNodes {

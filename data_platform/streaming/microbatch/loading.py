@@ -32,19 +32,6 @@ class BatchOutcome:
     seconds: float = 0.0
 
 
-def _existing_dead_letters(conn, topic: str, ranges: list[PartitionRange]) -> set[tuple[int, int]]:
-    """DLQ rows already in the warehouse for these ranges (a re-run must not re-publish them)."""
-    found: set[tuple[int, int]] = set()
-    for r in ranges:
-        rows = conn.execute(
-            f"""SELECT "partition", "offset" FROM {stream_store.DLQ}
-                WHERE topic = ? AND "partition" = ? AND "offset" >= ? AND "offset" < ?""",  # noqa: S608
-            [topic, r.partition, r.start, r.end],
-        ).fetchall()
-        found.update((p, o) for p, o in rows)
-    return found
-
-
 def run_batch(
     kafka: KafkaResource,
     warehouse: WarehouseResource,
@@ -52,15 +39,17 @@ def run_batch(
     ranges: list[PartitionRange],
     run_id: str,
     max_record_bytes: int,
-    vectorised_validation: bool = True,
+    vectorised_validation: bool = False,
 ) -> BatchOutcome:
+    """Load `ranges` of `topic`; the warehouse is held from the first read to the commit (one
+    transaction), then released before the consumer-group commit."""
     started = time.perf_counter()
     config = kafka.bounded_config()
     kafka.ensure_topics()
     reader = kafka_io.RangeReader(config, topic, ranges)
     with warehouse.connect() as conn:
         stream_store.ensure_stream_schema(conn)
-        already = _existing_dead_letters(conn, topic, ranges)
+        already = stream_store.dead_letter_coordinates(conn, topic, ranges)
         transaction = stream_store.BatchTransaction(conn, topic, run_id, utcnow(), max_record_bytes)
         try:
             for chunk in reader:

@@ -154,7 +154,11 @@ def build_orders_kafka_sensor(
     def _sensor(
         context: dg.SensorEvaluationContext, kafka: KafkaResource, warehouse: WarehouseResource
     ) -> dg.SensorResult | dg.SkipReason:
-        return plan_tick(context, kafka, warehouse, max_records_per_batch, max_in_flight)
+        try:
+            return plan_tick(context, kafka, warehouse, max_records_per_batch, max_in_flight)
+        except Exception as exc:  # a tick must end with a reason, never a traceback loop
+            context.log.exception("orders_kafka_sensor tick failed")
+            return dg.SkipReason(f"tick failed ({type(exc).__name__}: {exc}); retrying next tick")
 
     return _sensor
 

@@ -259,7 +259,7 @@ class KafkaPyStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         latest = self._target if self._target is not None else self._latest()
         if self.fail_on_data_loss:
             window_offsets.check_not_behind(start, latest)
-        start_full = self._earliest() | {}
+        start_full = self._earliest()  # partitions new since `start` begin at their earliest
         for topic, partitions in start.items():
             start_full.setdefault(topic, {}).update(partitions)
         bounded = {
@@ -274,7 +274,8 @@ class KafkaPyStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return self._target
 
     def partitions(self, start: dict, end: dict) -> list[InputPartition]:
-        earliest = self._earliest() if any(t not in start for t in end) else None
+        new = any(p not in start.get(t, {}) for t, ps in end.items() for p in ps)
+        earliest = self._earliest() if new else None
         ranges = window_offsets.offset_ranges(start, end, earliest)
         return [KafkaRangePartition(r) for r in ranges]
 

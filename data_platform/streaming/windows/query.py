@@ -27,6 +27,7 @@ WATERMARK_DELAY = "10 minutes"
 WINDOW_DURATION = "5 minutes"
 AMOUNT_TYPE = DecimalType(18, 2)
 INPUT_METRICS = "window_input"
+MAX_VALUE_BYTES = 32 * 1024  # the event contract's record size limit (the micro-batch path's too)
 
 
 def kafka_options(kafka: KafkaResource, kafka_format: str) -> dict[str, str]:
@@ -69,15 +70,19 @@ def read_kafka(
     return reader.load()
 
 
-def _is_string(field: Column) -> Column:
-    return F.coalesce(F.schema_of_variant(field) == F.lit("STRING"), F.lit(False))
+def _is_text(field: Column) -> Column:
+    """A JSON string with something besides whitespace in it."""
+    text = F.trim(F.try_variant_get(field, "$", "string"))
+    return F.coalesce((F.schema_of_variant(field) == F.lit("STRING")) & (text != ""), F.lit(False))
 
 
 def parse_events(records: DataFrame) -> DataFrame:
-    """Typed events plus a `valid` flag; poison (bad UTF-8, not an object, a field missing or of
-    the wrong JSON type, a negative or non-finite amount, a timestamp without zone) is invalid."""
+    """Typed events plus a `valid` flag; poison (a tombstone, oversized, bad UTF-8, not an object,
+    a field missing, empty or of the wrong JSON type, a negative or non-finite amount, a bad
+    timestamp or one without zone) is invalid."""
     text = F.col("value").cast("string")
     parsed = records.select(
+        F.col("value"),
         text.alias("text"),
         F.from_json(text, EVENT_SCHEMA).alias("j"),
     )
@@ -86,12 +91,13 @@ def parse_events(records: DataFrame) -> DataFrame:
     event_time_text = F.try_variant_get(j["event_time"], "$", "string")
     valid = (
         F.col("text").isNotNull()
+        & (F.length(F.col("value")) <= MAX_VALUE_BYTES)
         & F.coalesce(F.expr("is_valid_utf8(text)"), F.lit(False))
         & j.isNotNull()
-        & _is_string(j["order_id"])
-        & _is_string(j["customer_id"])
-        & _is_string(j["currency"])
-        & _is_string(j["event_time"])
+        & _is_text(j["order_id"])
+        & _is_text(j["customer_id"])
+        & _is_text(j["currency"])
+        & _is_text(j["event_time"])
         & F.coalesce(F.schema_of_variant(j["amount"]).rlike(NUMERIC_JSON_TYPES), F.lit(False))
         & F.coalesce(
             ~F.isnan(amount) & (amount >= 0) & (amount < F.lit(float("inf"))), F.lit(False)

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,6 @@ def checkpoint_watermark(checkpoint: str) -> str | None:
     millis = json.loads(lines[1]).get("batchWatermarkMs") if len(lines) > 1 else None
     if millis is None:
         return None
-    from datetime import datetime, timezone
-
     return datetime.fromtimestamp(millis / 1000, tz=timezone.utc).isoformat()
 
 

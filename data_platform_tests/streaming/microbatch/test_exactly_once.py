@@ -166,3 +166,19 @@ def test_locked_warehouse_does_not_break_a_tick(kafka, harness_factory, warehous
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_ledger_ahead_of_broker_plans_nothing(kafka, harness_factory, warehouse) -> None:
+    """A recreated topic restarts at offset 0: the sensor must not skip its records silently."""
+    produce(kafka, 30)
+    harness = harness_factory()
+    harness.drain()
+    with warehouse.connect() as conn:  # as if the topic had held 1,000 records before
+        conn.execute(
+            "INSERT INTO stream.kafka_offsets VALUES (?, 0, 0, 1000, 'old-run', now())",
+            [kafka.orders_topic],
+        )
+    harness.cursor = None
+    result = harness.tick()
+    assert isinstance(result, dg.SkipReason)
+    assert "ahead of the broker" in result.skip_message and "forget-topic" in result.skip_message

@@ -65,6 +65,10 @@ POISON: list[tuple[bytes | None, bytes | None]] = [
             b'"event_time": "2024-03-01T12:00:00"}'),
     (b"c1", b'{"order_id": "p8", "customer_id": "c1", "amount": 1, "currency": "USD", '
             b'"event_time": "2024-13-01T12:00:00Z"}'),
+    (b"c1", b'{"order_id": "p9", "customer_id": " ", "amount": 1, "currency": "USD", '
+            b'"event_time": "2024-03-01T12:00:00Z"}'),
+    (b"c1", b'{"order_id": "p10", "customer_id": "c1", "amount": 1, "currency": "USD", '
+            b'"event_time": "2024-03-01T12:00:00Z", "pad": "' + b"x" * 33_000 + b'"}'),
     (b"c1", None),
 ]  # fmt: skip
 

@@ -120,7 +120,9 @@ def test_fault_inside_foreach_batch_then_rerun_equals_uninterrupted_run(
     crashed = WarehouseResource(path=str(tmp_path / "crashed.duckdb"))
     capped = {"max_offsets_per_trigger": 2}  # three micro-batches
 
-    assert materialize(topic, kafka_broker, clean, tmp_path / "clean", **capped).success
+    uninterrupted = materialize(topic, kafka_broker, clean, tmp_path / "clean", **capped)
+    assert uninterrupted.success
+    assert metadata(uninterrupted)["batches"] >= 3  # maxOffsetsPerTrigger=2 over 6 records
 
     monkeypatch.setenv("DATA_PLATFORM_FAULTS", "windows.before_commit")
     assert not materialize(topic, kafka_broker, crashed, tmp_path / "crashed", **capped).success

@@ -44,7 +44,7 @@ def test_recreated_topic_fails_or_resets_checkpoint_and_windows(
 
     recreate(kafka_broker, kafka.orders_topic)
 
-    with pytest.raises(RuntimeError, match="was re-created .* on_topic_recreated: reset"):
+    with pytest.raises(RuntimeError, match=r"was re-created .* on_topic_recreated: reset"):
         topic_guard.guard(kafka, warehouse, str(checkpoint), "fail")
     assert checkpoint.exists()
     assert topic_guard.guard(kafka, warehouse, str(checkpoint), "reset") is True

@@ -6,6 +6,9 @@ from pathlib import Path
 import dagster as dg
 
 from data_platform.definitions import defs
+from data_platform.streaming.kafka_resource import KafkaResource
+from data_platform.streaming.windows import kafka_source
+from data_platform.streaming.windows import query as window_query
 from data_platform.streaming.windows.automation import (
     SPARK_QUERY_TAG,
     order_windows_after_orders_events_sensor,
@@ -39,6 +42,13 @@ def test_spark_resource_defaults_are_local_and_checkpoints_live_in_the_state_dir
     cluster = SparkResource(master="spark://m:7077", checkpoint_root="s3a://b/ckpt/")
     assert "spark.sql.shuffle.partitions" not in cluster.spark_conf()
     assert cluster.checkpoint_location("q") == "s3a://b/ckpt/q"
+    k8s = SparkResource(
+        master="k8s://https://api:6443", python_executable="/opt/venv/bin/python",
+        conf={"spark.kubernetes.container.image": "img:1"},
+    )  # fmt: skip
+    assert k8s.spark_conf()["spark.kubernetes.container.image"] == "img:1"
+    assert k8s.spark_conf()["spark.pyspark.python"] == "/opt/venv/bin/python"
+    assert k8s.spark_conf()["spark.sql.session.timeZone"] == "UTC"
 
 
 def test_sensor_requests_one_run_per_new_orders_events_batch(instance: dg.DagsterInstance) -> None:
@@ -58,3 +68,21 @@ def test_sensor_requests_one_run_per_new_orders_events_batch(instance: dg.Dagste
     instance.report_runless_asset_event(dg.AssetMaterialization("orders_events"))
     assert len(tick(cursor)[0]) == 1
     assert order_windows_job.name == "order_windows_job"
+
+
+def test_kafka_options_mirror_the_official_source_for_both_formats() -> None:
+    kafka = KafkaResource(
+        bootstrap_servers="b1:9093,b2:9093", security_protocol="SASL_SSL",
+        sasl_mechanism="PLAIN", sasl_username="u", sasl_password="p", ssl_cafile="/ca.pem",
+    )  # fmt: skip
+    official = window_query.kafka_options(kafka, "kafka")
+    assert official["kafka.bootstrap.servers"] == "b1:9093,b2:9093"
+    assert official["kafka.security.protocol"] == "SASL_SSL"
+    assert 'username="u" password="p"' in official["kafka.sasl.jaas.config"]
+    assert official["kafka.ssl.truststore.type"] == "PEM"
+    python = window_query.kafka_options(kafka, "kafka_py")
+    config = kafka_source.client_config(python)  # every option is a kafka-python setting
+    assert config["sasl_plain_password"] == "p" and config["ssl_cafile"] == "/ca.pem"
+    assert window_query.kafka_options(KafkaResource(bootstrap_servers="b:1"), "kafka_py") == {
+        "kafka.bootstrap.servers": "b:1"
+    }
