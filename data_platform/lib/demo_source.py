@@ -145,6 +145,8 @@ def generate_day(day: date, orders_per_day: int = DEFAULT_ORDERS_PER_DAY) -> Dem
     Vectorised with numpy (a year of default volume is ~750k orders), seeded by the date.
     """
     n = orders_per_day
+    if n <= 0:
+        return DemoDay(orders=[], order_items=[], customer_indexes=())
     rng = np.random.default_rng(_seed("orders", day.isoformat(), n))
     day_str = day.isoformat()
     day_start = datetime.combine(day, time())

@@ -1,10 +1,14 @@
 """Connection settings for Kafka, shared by the micro-batch path and the Spark source.
 
-Bootstrap servers default to $KAFKA_BOOTSTRAP_SERVERS (else localhost:9092) at run time;
-SASL/SSL secrets are passed as `dg.EnvVar(...)` in production and are never logged.
+Bootstrap servers default to $KAFKA_BOOTSTRAP_SERVERS (else localhost:9092) at run time.
+Security settings left unset fall back, at run time, to $KAFKA_SECURITY_PROTOCOL,
+$KAFKA_SASL_MECHANISM, $KAFKA_SASL_USERNAME, $KAFKA_SASL_PASSWORD and $KAFKA_SSL_CAFILE, so a
+deployment injects its secrets as environment variables (Kubernetes secrets) while the local
+default needs none; an explicit `dg.EnvVar(...)` works too. Secrets are never logged.
 """
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
@@ -16,16 +20,30 @@ BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"
 DEFAULT_BOOTSTRAP = "localhost:9092"
 
 
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """Resolved security settings (holds the password: never log it)."""
+
+    protocol: str
+    sasl_mechanism: str | None
+    sasl_username: str | None
+    sasl_password: str | None = None
+    ssl_cafile: str | None = None
+
+    def __repr__(self) -> str:
+        return f"KafkaSecurity(protocol={self.protocol!r}, sasl_mechanism={self.sasl_mechanism!r})"
+
+
 class KafkaResource(dg.ConfigurableResource):
     bootstrap_servers: str | None = Field(
         default=None, description="host:port list; default $KAFKA_BOOTSTRAP_SERVERS."
     )
     client_id: str = "data-platform"
-    security_protocol: str = "PLAINTEXT"
-    sasl_mechanism: str | None = None
-    sasl_username: str | None = None
-    sasl_password: str | None = None  # pass dg.EnvVar("KAFKA_SASL_PASSWORD"); never a literal
-    ssl_cafile: str | None = None
+    security_protocol: str | None = None  # default $KAFKA_SECURITY_PROTOCOL, else PLAINTEXT
+    sasl_mechanism: str | None = None  # default $KAFKA_SASL_MECHANISM
+    sasl_username: str | None = None  # default $KAFKA_SASL_USERNAME
+    sasl_password: str | None = None  # default $KAFKA_SASL_PASSWORD; never a literal
+    ssl_cafile: str | None = None  # default $KAFKA_SSL_CAFILE
     orders_topic: str = "orders"
     dlq_topic: str = "orders-dlq"
     request_timeout_ms: int = 10_000
@@ -44,22 +62,34 @@ class KafkaResource(dg.ConfigurableResource):
     def resolved_bootstrap_servers(self) -> str:
         return self.bootstrap_servers or os.environ.get(BOOTSTRAP_ENV) or DEFAULT_BOOTSTRAP
 
+    def security(self) -> KafkaSecurity:
+        """Configured security settings, each falling back to its environment variable."""
+        env = os.environ.get
+        return KafkaSecurity(
+            protocol=self.security_protocol or env("KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT",
+            sasl_mechanism=self.sasl_mechanism or env("KAFKA_SASL_MECHANISM"),
+            sasl_username=self.sasl_username or env("KAFKA_SASL_USERNAME"),
+            sasl_password=self.sasl_password or env("KAFKA_SASL_PASSWORD"),
+            ssl_cafile=self.ssl_cafile or env("KAFKA_SSL_CAFILE"),
+        )
+
     def client_config(self) -> dict[str, Any]:
         """kafka-python keyword arguments common to producers, consumers and admin clients."""
+        security = self.security()
         config: dict[str, Any] = {
             "bootstrap_servers": self.resolved_bootstrap_servers().split(","),
             "client_id": self.client_id,
-            "security_protocol": self.security_protocol,
+            "security_protocol": security.protocol,
             "request_timeout_ms": self.request_timeout_ms,
         }
-        if self.sasl_mechanism:
+        if security.sasl_mechanism:
             config.update(
-                sasl_mechanism=self.sasl_mechanism,
-                sasl_plain_username=self.sasl_username,
-                sasl_plain_password=self.sasl_password,
+                sasl_mechanism=security.sasl_mechanism,
+                sasl_plain_username=security.sasl_username,
+                sasl_plain_password=security.sasl_password,
             )
-        if self.ssl_cafile:
-            config["ssl_cafile"] = self.ssl_cafile
+        if security.ssl_cafile:
+            config["ssl_cafile"] = security.ssl_cafile
         return config
 
     def bounded_config(self) -> dict[str, Any]:

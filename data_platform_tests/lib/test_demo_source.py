@@ -39,3 +39,10 @@ def test_users_change_and_disappear_over_time() -> None:
     assert any(early[u]["address"] != later[u]["address"] for u in common)
     assert any(early[u]["status"] != later[u]["status"] for u in common)
     assert early.keys() - later.keys(), "some users are hard-deleted between the dates"
+
+
+def test_a_quiet_day_has_no_rows() -> None:
+    day = demo_source.generate_day(date(2024, 1, 15), 0)
+    assert (day.orders, day.order_items, day.customers) == ([], [], [])
+    page = demo_source.demo_page("orders", 1, 100, day=date(2024, 1, 15), orders_per_day=0)
+    assert page["data"] == [] and page["next_page"] is None

@@ -34,24 +34,25 @@ def kafka_options(kafka: KafkaResource, kafka_format: str) -> dict[str, str]:
     """Reader options common to the official `kafka` format and `kafka_py` (secrets included,
     so never log the result)."""
     options = {"kafka.bootstrap.servers": kafka.resolved_bootstrap_servers()}
-    if kafka.security_protocol != "PLAINTEXT":
-        options["kafka.security.protocol"] = kafka.security_protocol
-    if kafka.sasl_mechanism:
-        options["kafka.sasl.mechanism"] = kafka.sasl_mechanism
+    security = kafka.security()
+    if security.protocol != "PLAINTEXT":
+        options["kafka.security.protocol"] = security.protocol
+    if security.sasl_mechanism:
+        options["kafka.sasl.mechanism"] = security.sasl_mechanism
         if kafka_format == "kafka":
             options["kafka.sasl.jaas.config"] = (
                 "org.apache.kafka.common.security.plain.PlainLoginModule required "
-                f'username="{kafka.sasl_username}" password="{kafka.sasl_password}";'
+                f'username="{security.sasl_username}" password="{security.sasl_password}";'
             )
         else:
-            options["kafka.sasl.plain.username"] = kafka.sasl_username or ""
-            options["kafka.sasl.plain.password"] = kafka.sasl_password or ""
-    if kafka.ssl_cafile:
+            options["kafka.sasl.plain.username"] = security.sasl_username or ""
+            options["kafka.sasl.plain.password"] = security.sasl_password or ""
+    if security.ssl_cafile:
         if kafka_format == "kafka":
             options["kafka.ssl.truststore.type"] = "PEM"
-            options["kafka.ssl.truststore.location"] = kafka.ssl_cafile
+            options["kafka.ssl.truststore.location"] = security.ssl_cafile
         else:
-            options["kafka.ssl.cafile"] = kafka.ssl_cafile
+            options["kafka.ssl.cafile"] = security.ssl_cafile
     return options
 
 

@@ -34,6 +34,9 @@ REQUIRED_CONF = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     # The run summary reads every batch's progress, however many batches a run has.
     "spark.sql.streaming.numRecentProgressUpdates": "10000",
+    # Source options carry Kafka credentials: redact them (and the official connector's JAAS
+    # line) wherever Spark prints options, plans or the UI.
+    "spark.redaction.regex": "(?i)secret|password|token|access[.]?key|jaas",
 }
 
 
