@@ -66,8 +66,10 @@ test: setup browser
 test-fast: setup
 	$(BIN)/pytest -q -m "not spark and not ui"
 
+# Figures go to stdout; Dagster's and dbt's run logs to build/bench.log (shown on failure).
 bench: setup
-	$(BIN)/python -m benchmarks
+	@mkdir -p build
+	$(BIN)/python -m benchmarks 2>build/bench.log || { tail -n 60 build/bench.log; exit 1; }
 
 lint: setup
 	$(BIN)/ruff check .

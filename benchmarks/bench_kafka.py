@@ -132,9 +132,9 @@ def run() -> None:
         loop = per_message_loop(kafka, min(LOOP_CAP, EVENTS))
     rows = [
         ("bare kafka-python consume (ceiling)", bare, ""),
-        ("micro-batch end to end, DuckDB fast path", fast[0], f"{fast[2]} sensor-planned runs"),
+        ("micro-batch end to end, DuckDB fast path", fast[0], f"{fast[2]} runs"),
         ("  of which the step alone", fast[1], "excl. Dagster run bookkeeping"),
-        ("micro-batch end to end, Python validator", python[0], f"{python[2]} runs"),
+        ("micro-batch end to end (default: Python validator)", python[0], f"{python[2]} runs"),
         ("  of which the step alone", python[1], ""),
         ("micro-batch end to end, one batch of all", whole[0], f"{whole[2]} run (cap {EVENTS})"),
         ("  of which the step alone", whole[1], ""),

@@ -124,20 +124,7 @@ def split_records(
     """
     batch = batch if batch is not None else SplitBatch()
     ev, dl = batch.events, batch.dead
-    ev_cols = [
-        ev[n].append
-        for n in (
-            "topic",
-            "partition",
-            "offset",
-            "order_id",
-            "customer_id",
-            "amount",
-            "currency",
-            "event_time",
-            "kafka_timestamp",
-        )
-    ]
+    ev_cols = [ev[name].append for name in EVENT_SCHEMA.names]
     validate, event_type = oe.validate_value, oe.OrderEvent
     for rec in records:
         result = validate(rec.value, max_bytes)

@@ -18,7 +18,7 @@ from data_platform.lib import order_events as oe
 from data_platform.lib import warehouse
 from data_platform.lib.faults import fault_point
 from data_platform.lib.kafka_offsets import PartitionRange
-from data_platform.lib.order_batch import SplitBatch, split_records
+from data_platform.lib.order_batch import DLQ_SCHEMA, EVENT_SCHEMA, SplitBatch, split_records
 from data_platform.lib.order_events_sql import FAST_PATH_SQL, raw_chunk
 
 EVENTS = "stream.orders_events"
@@ -68,29 +68,9 @@ DDL = (
     )""",
 )
 
-EVENT_COLUMNS = (
-    "topic",
-    "partition",
-    "offset",
-    "order_id",
-    "customer_id",
-    "amount",
-    "currency",
-    "event_time",
-    "kafka_timestamp",
-)
-DLQ_COLUMNS = (
-    "topic",
-    "partition",
-    "offset",
-    "key",
-    "headers",
-    "payload",
-    "payload_text",
-    "error_code",
-    "error_message",
-    "kafka_timestamp",
-)
+# Column order of the Arrow batches the validator builds (and of the INSERTs below).
+EVENT_COLUMNS = tuple(EVENT_SCHEMA.names)
+DLQ_COLUMNS = tuple(DLQ_SCHEMA.names)
 
 
 def ensure_stream_schema(conn: duckdb.DuckDBPyConnection) -> None:
@@ -135,9 +115,10 @@ class BatchTransaction:
     chunks, nothing is visible to others before `commit`, and any error or `abort` rolls the
     whole batch back.
 
-    Validation runs first as a vectorised DuckDB query (a stricter fast path that only accepts);
-    the few records it does not accept go through the reference Python validator, which names
-    the reason. Everything runs in the caller's thread: a worker thread here would fight the
+    With `fast_path`, validation runs first as a vectorised DuckDB query (a stricter check that
+    only accepts) and the few records it does not accept go through the reference Python
+    validator, which names the reason; without it (the default) every record goes through the
+    Python validator. Everything runs in the caller's thread: a worker thread here would fight the
     Kafka reader for the GIL and slow both down (measured).
     """
 
@@ -150,7 +131,7 @@ class BatchTransaction:
         run_id: str,
         now: datetime,
         max_bytes: int = oe.DEFAULT_MAX_RECORD_BYTES,
-        fast_path: bool = True,
+        fast_path: bool = False,
     ) -> None:
         self.conn, self.topic, self.run_id, self.now = conn, topic, run_id, now
         self.max_bytes, self.fast_path = max_bytes, fast_path

@@ -81,3 +81,40 @@ def test_fast_path_never_accepts_what_python_rejects(value: bytes | None) -> Non
 def test_size_limit_applies_on_the_fast_path() -> None:
     value = json.dumps(BASE).encode()
     assert _fast_path([value], max_bytes=len(value) - 1) == {}
+
+
+@pytest.mark.parametrize("fast_path", [False, True])
+def test_batch_transaction_loads_the_same_rows_with_or_without_the_fast_path(
+    tmp_path, fast_path: bool
+) -> None:
+    """The run-config switch `vectorised_validation` changes speed, never the loaded rows."""
+    from datetime import datetime
+
+    from data_platform.lib import stream_store
+    from data_platform.lib.kafka_offsets import PartitionRange
+
+    values = [r.value for r in event_producer.generate(2_000, invalid_rate=0.1, seed=9)]
+    records = [Record("t", 0, i, 1_700_000_000_000, b"k", v, []) for i, v in enumerate(values)]
+    now = datetime(2024, 3, 1, 12, 0)
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+        stream_store.ensure_stream_schema(conn)
+        tx = stream_store.BatchTransaction(conn, "t", "run", now, fast_path=fast_path)
+        tx.add_records(records)
+        tx.drain()
+        counts = tx.commit([PartitionRange(0, 0, len(records))])
+        events = conn.execute(
+            'SELECT "offset", order_id, amount, event_time FROM stream.orders_events ORDER BY 1'
+        ).fetchall()
+        dead = conn.execute(
+            'SELECT "offset", error_code FROM stream.orders_dlq ORDER BY 1'
+        ).fetchall()
+    expected_dead = [
+        (i, result.code)
+        for i, v in enumerate(values)
+        if isinstance(result := oe.validate_value(v), oe.EventError)
+    ]
+    assert dead == expected_dead
+    assert counts.events_inserted + len(dead) == len(records)
+    assert [row[0] for row in events] == [
+        i for i in range(len(values)) if i not in {d for d, _ in expected_dead}
+    ]

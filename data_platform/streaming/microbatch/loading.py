@@ -50,7 +50,9 @@ def run_batch(
     with warehouse.connect() as conn:
         stream_store.ensure_stream_schema(conn)
         already = stream_store.dead_letter_coordinates(conn, topic, ranges)
-        transaction = stream_store.BatchTransaction(conn, topic, run_id, utcnow(), max_record_bytes)
+        transaction = stream_store.BatchTransaction(
+            conn, topic, run_id, utcnow(), max_record_bytes, fast_path=vectorised_validation
+        )
         try:
             for chunk in reader:
                 transaction.add_records(chunk)
