@@ -55,11 +55,18 @@ def _when(row: CheckRow) -> str:
     return row.evaluated_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if row.evaluated_at else ""
 
 
+# dbt's per-invocation bookkeeping: useful in the UI, noise in a one-line summary (JSON keeps it).
+BOOKKEEPING_KEYS = frozenset({"invocation_id", "unique_id", "Execution Duration", "status"})
+
+
 def _details(metadata: Mapping[str, Any]) -> str:
-    """Metadata as `key=value` pairs, each value shortened so a table row stays readable."""
+    """Metadata as `key=value` pairs on one line, each value shortened so a row stays readable."""
     parts = []
     for key, value in metadata.items():
+        if key in BOOKKEEPING_KEYS:
+            continue
         text = value if isinstance(value, str) else json.dumps(value, default=str)
+        text = " ".join(text.split())
         if len(text) > MAX_DETAIL_CHARS:
             text = text[: MAX_DETAIL_CHARS - 3] + "..."
         parts.append(f"{key}={text}")

@@ -6,8 +6,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+
+import dagster as dg
 
 from data_platform.ops import broker, checks_report, demo, dlq, produce_orders, serve_api
 
@@ -38,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # `backfill_policy` on assets is marked beta in dagster 1.13; say it once in docs, not per run.
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
     args = build_parser().parse_args(argv)
     default_dagster_home()
     return int(args.handler(args) or 0)

@@ -18,6 +18,9 @@ DEMO_EVENTS = 3_000
 DEMO_INVALID_RATE = 0.03
 MAX_TICKS = 10
 
+# The demo prints its own summary; the runs' debug events stay in the instance (and the UI).
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
 
 def _forget_if_broker_restarted(kafka: KafkaResource) -> None:
     """The local broker keeps topics in memory: after a restart its offsets begin again at 0,
@@ -57,7 +60,10 @@ def _tick_and_run(kafka: KafkaResource) -> int:
             print(f"sensor: run requested, key {request.run_key!r}", flush=True)
             tags = {**request.tags, "dagster/sensor_name": SENSOR}
             run = job.execute_in_process(
-                run_config=request.run_config, instance=instance, tags=tags, raise_on_error=False
+                run_config={**request.run_config, **QUIET_LOGS},
+                instance=instance,
+                tags=tags,
+                raise_on_error=False,
             )
             if not run.success:
                 raise SystemExit(f"micro-batch run {run.run_id} failed")

@@ -65,3 +65,29 @@ def test_json_is_machine_readable() -> None:
 def test_unknown_format_is_named() -> None:
     with pytest.raises(ValueError, match=r"unknown report format 'xml'.*table, json, markdown"):
         check_report.render([], "xml")
+
+
+def test_table_drops_dbt_bookkeeping_and_keeps_rows_on_one_line() -> None:
+    row = check_report.CheckRow(
+        asset="fact_orders",
+        check="unique_fact_orders_order_id",
+        partition=None,
+        result="FAILED",
+        severity="ERROR",
+        evaluated_at=None,
+        metadata={
+            "dagster_dbt/failed_row_count": 3,
+            "invocation_id": "596ac100",
+            "unique_id": "test.data_platform.unique_fact_orders_order_id",
+            "Execution Duration": 0.03,
+            "status": "fail",
+            "sample_errors": "orders/0@1: bad\norders/0@2: worse",
+        },
+    )
+    table = check_report.render_table([row])
+    line = next(x for x in table.splitlines() if x.startswith("fact_orders"))
+    assert "dagster_dbt/failed_row_count=3" in line
+    assert "sample_errors=orders/0@1: bad orders/0@2: worse" in line
+    for noise in ("invocation_id", "unique_id", "Execution Duration", "status="):
+        assert noise not in table
+    assert '"invocation_id": "596ac100"' in check_report.render_json([row])
