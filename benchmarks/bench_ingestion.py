@@ -7,7 +7,6 @@ Both loaders get the same 200k generated orders in one run, side by side.
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -19,6 +18,7 @@ import sqlalchemy
 
 from data_platform.ingestion.frames import records_to_frame
 from data_platform.lib import demo_source, warehouse
+from data_platform.ops.demo import materialize_command
 
 DAY = date(2024, 6, 1)
 ROWS = 200_000
@@ -54,19 +54,7 @@ def _year_backfill(tmp: Path) -> tuple[float, int]:
     wh = tmp / "year.duckdb"
     env = {**os.environ, "DAGSTER_HOME": str(home), "DATA_PLATFORM_WAREHOUSE": str(wh)}
     env.pop("ORDERS_API_URL", None)
-    command = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "asset",
-        "materialize",
-        "-m",
-        "data_platform.definitions",
-        "--select",
-        "raw_orders",
-        "--partition-range",
-        "2024-01-01...2024-12-30",
-    ]
+    command = materialize_command("raw_orders", "--partition-range", "2024-01-01...2024-12-30")
     started = time.perf_counter()
     result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started

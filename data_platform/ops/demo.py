@@ -26,20 +26,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+def materialize_command(selection: str, *extra: str) -> list[str]:
+    """`dagster asset materialize` of this code location, run with this interpreter."""
+    return [sys.executable, "-m", "dagster", "asset", "materialize",
+            "-m", "data_platform.definitions", "--select", selection, *extra]  # fmt: skip
+
+
 def materialize(selection: str, *extra: str) -> None:
     """Run `dagster asset materialize` for a selection, failing loudly if the run fails."""
-    command = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "asset",
-        "materialize",
-        "-m",
-        "data_platform.definitions",
-        "--select",
-        selection,
-        *extra,
-    ]
+    command = materialize_command(selection, *extra)
     print(f"$ dagster asset materialize --select {selection} {' '.join(extra)}", flush=True)
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:

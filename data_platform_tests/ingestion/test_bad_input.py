@@ -36,6 +36,17 @@ def serve(handler_fn) -> ThreadingHTTPServer:
     return server
 
 
+def demo_page(entity: str, params: dict, orders_per_day: int) -> dict:
+    """The page the demo source serves for this request, for a handler to corrupt."""
+    return demo_source.demo_page(
+        entity,
+        int(params["page"]),
+        int(params["page_size"]),
+        day=date.fromisoformat(params["date"]),
+        orders_per_day=orders_per_day,
+    )
+
+
 def api(server: ThreadingHTTPServer) -> OrdersApiResource:
     return OrdersApiResource(
         base_url=f"http://127.0.0.1:{server.server_port}", max_retries=1, backoff_seconds=0.01
@@ -64,13 +75,7 @@ def test_bad_page_mid_range_keeps_loaded_days_and_writes_nothing_for_the_bad_day
     warehouse, warehouse_path
 ) -> None:
     def handler(entity: str, params: dict) -> tuple[int, dict]:
-        page = demo_source.demo_page(
-            entity,
-            int(params["page"]),
-            int(params["page_size"]),
-            day=date.fromisoformat(params["date"]),
-            orders_per_day=100,
-        )
+        page = demo_page(entity, params, orders_per_day=100)
         if params["date"] == "2024-01-03" and params["page"] == "2":
             page["data"][1]["order_date"] = None
         return 200, page
@@ -131,13 +136,7 @@ def test_unreachable_api_fails_clearly_with_nothing_written(warehouse, warehouse
 
 def test_rows_outside_the_partition_fail_the_error_check(warehouse, warehouse_path) -> None:
     def handler(entity: str, params: dict) -> tuple[int, dict]:
-        page = demo_source.demo_page(
-            entity,
-            int(params["page"]),
-            int(params["page_size"]),
-            day=date.fromisoformat(params["date"]),
-            orders_per_day=50,
-        )
+        page = demo_page(entity, params, orders_per_day=50)
         page["data"][0]["order_date"] = "2023-12-31"
         return 200, page
 
