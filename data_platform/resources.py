@@ -15,6 +15,9 @@ from data_platform.lib import warehouse
 from data_platform.lib.orders_api import DemoTransport, HttpTransport, OrdersApiClient
 from data_platform.lib.paths import warehouse_path
 
+# Dagster pool of every asset that writes the warehouse: DuckDB admits one writing process, and
+# dagster.yaml gives this pool a single slot.
+WAREHOUSE_POOL = "warehouse"
 ORDERS_API_URL_ENV = "ORDERS_API_URL"
 ORDERS_API_TOKEN_ENV = "ORDERS_API_TOKEN"
 

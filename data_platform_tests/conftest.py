@@ -10,12 +10,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
 from data_platform.lib.local_broker import LocalBroker
 from data_platform.resources import OrdersApiResource, WarehouseResource
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """Read the warehouse file directly (read-only), as an analyst would."""
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return conn.execute(sql, params or []).fetchall()
 
 
 @pytest.fixture(autouse=True)

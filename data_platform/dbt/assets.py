@@ -14,9 +14,8 @@ from data_platform.dbt.project import dbt_project
 from data_platform.dbt.runner import DbtEvent, partition_vars, run_dbt
 from data_platform.dbt.translator import DataPlatformDbtTranslator
 from data_platform.partitions import daily_partitions
-from data_platform.resources import WarehouseResource
+from data_platform.resources import WAREHOUSE_POOL, WarehouseResource
 
-WAREHOUSE_POOL = "warehouse"
 INCREMENTAL = "config.materialized:incremental"
 SNAPSHOTS = "resource_type:snapshot"
 

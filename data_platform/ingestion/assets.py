@@ -16,9 +16,7 @@ from data_platform.ingestion.loading import (
 )
 from data_platform.lib.dates import parse_day
 from data_platform.partitions import daily_partitions
-from data_platform.resources import OrdersApiResource, WarehouseResource
-
-WAREHOUSE_POOL = "warehouse"
+from data_platform.resources import WAREHOUSE_POOL, OrdersApiResource, WarehouseResource
 
 _partitioned = dict(
     group_name="ingestion",

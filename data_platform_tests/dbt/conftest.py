@@ -93,11 +93,6 @@ def three_days(three_days_file: Path, warehouse_path: Path) -> Path:
     return warehouse_path
 
 
-def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
-    with duckdb.connect(str(path), read_only=True) as conn:
-        return conn.execute(sql, params or []).fetchall()
-
-
 def execute(path: Path, sql: str, params: list | None = None) -> None:
     with duckdb.connect(str(path)) as conn:
         conn.execute(sql, params or [])

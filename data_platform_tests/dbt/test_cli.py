@@ -2,7 +2,6 @@
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -12,8 +11,10 @@ import pytest
 from data_platform.dbt.project import DBT_PROJECT_DIR, dbt_executable
 from data_platform.ingestion.assets import raw_users
 from data_platform.lib.paths import warehouse_path as python_warehouse_path
+from data_platform.ops.demo import materialize_command
 from data_platform.resources import WarehouseResource
-from data_platform_tests.dbt.conftest import RAW_DAILY, make_resources, query
+from data_platform_tests.conftest import query
+from data_platform_tests.dbt.conftest import RAW_DAILY, make_resources
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,10 +72,9 @@ def dbt_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
-def dagster_cli(dagster_home: Path, *args: str) -> subprocess.CompletedProcess:
+def dagster_cli(dagster_home: Path, selection: str, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "dagster", "asset", "materialize", "-m",
-         "data_platform.definitions", *args],
+        materialize_command(selection, *extra),
         cwd=REPO_ROOT, env={**os.environ, "DAGSTER_HOME": str(dagster_home)},
         capture_output=True, text=True, check=False,
     )  # fmt: skip
@@ -90,9 +90,7 @@ def test_partition_range_materialization_of_fact_orders_from_the_cli(
     assert dg.materialize(RAW_DAILY, resources=resources, tags=range_tags).success
     assert dg.materialize([dbt_assets_module.dbt_models], resources=resources).success
 
-    completed = dagster_cli(
-        dagster_home, "--select", "fact_orders", "--partition-range", f"{first}...{last}"
-    )
+    completed = dagster_cli(dagster_home, "fact_orders", "--partition-range", f"{first}...{last}")
 
     assert completed.returncode == 0, completed.stderr[-3000:]
     warehouse_path = warehouse.resolved_path()

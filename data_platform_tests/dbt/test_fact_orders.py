@@ -15,12 +15,12 @@ from data_platform.lib.demo_source import (
     UNPARSEABLE_AMOUNTS,
 )
 from data_platform.resources import WarehouseResource
+from data_platform_tests.conftest import query
 from data_platform_tests.dbt.conftest import (
     ORDERS_PER_DAY,
     THREE_DAYS,
     execute,
     make_resources,
-    query,
 )
 from data_platform_tests.dbt.crafted import insert_orders
 

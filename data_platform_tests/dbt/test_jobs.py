@@ -9,7 +9,8 @@ import dagster as dg
 from data_platform.ingestion import assets as raw
 from data_platform.ingestion import automation
 from data_platform.resources import WarehouseResource
-from data_platform_tests.dbt.conftest import ORDERS_PER_DAY, make_resources, query
+from data_platform_tests.conftest import query
+from data_platform_tests.dbt.conftest import ORDERS_PER_DAY, make_resources
 
 
 def test_daily_and_users_jobs_cover_the_dbt_layer(

@@ -5,7 +5,7 @@ from types import ModuleType
 
 import dagster as dg
 
-from data_platform_tests.dbt.conftest import query
+from data_platform_tests.conftest import query
 from data_platform_tests.dbt.crafted import upsert_users
 
 

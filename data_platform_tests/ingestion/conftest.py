@@ -1,8 +1,6 @@
 from collections.abc import Iterator
-from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from data_platform.ingestion.assets import raw_customers, raw_order_items, raw_orders, raw_users
@@ -29,11 +27,6 @@ def materialize_range(
             "dagster/asset_partition_range_end": last,
         },
     )
-
-
-def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
-    with duckdb.connect(str(path), read_only=True) as conn:
-        return conn.execute(sql, params or []).fetchall()
 
 
 @pytest.fixture

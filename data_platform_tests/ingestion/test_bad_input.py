@@ -14,7 +14,7 @@ from data_platform.lib import demo_source
 from data_platform.lib.dates import InvalidPartitionKey
 from data_platform.lib.local_broker import free_port
 from data_platform.resources import OrdersApiResource
-from data_platform_tests.ingestion.conftest import query
+from data_platform_tests.conftest import query
 
 
 def serve(handler_fn) -> ThreadingHTTPServer:

@@ -8,8 +8,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from data_platform_tests.conftest import REPO_ROOT
-from data_platform_tests.ingestion.conftest import query
+from data_platform.ops.demo import materialize_command
+from data_platform_tests.conftest import REPO_ROOT, query
 
 
 @pytest.fixture
@@ -17,9 +17,9 @@ def cli_env(dagster_home: Path) -> dict[str, str]:
     return {**os.environ, "DAGSTER_HOME": str(dagster_home)}
 
 
-def dagster(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+def run(env: dict[str, str], command: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "dagster", *args],
+        command,
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -29,20 +29,9 @@ def dagster(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def materialize_args(selection: str, *extra: str) -> list[str]:
-    return [
-        "asset",
-        "materialize",
-        "-m",
-        "data_platform.definitions",
-        "--select",
-        selection,
-        *extra,
-    ]
-
-
 def test_definitions_validate(cli_env) -> None:
-    result = dagster(cli_env, "definitions", "validate", "-m", "data_platform.definitions")
+    command = [sys.executable, "-m", "dagster", "definitions", "validate"]
+    result = run(cli_env, [*command, "-m", "data_platform.definitions"])
     assert result.returncode == 0, result.stderr[-3000:]
     assert "All code locations passed validation" in result.stderr + result.stdout
 
@@ -59,13 +48,13 @@ def test_data_platform_help_lists_commands() -> None:
 
 
 def test_cli_single_partition_and_range(cli_env, warehouse_path) -> None:
-    one = dagster(cli_env, *materialize_args("raw_orders", "--partition", "2024-01-15"))
+    one = run(cli_env, materialize_command("raw_orders", "--partition", "2024-01-15"))
     assert one.returncode == 0, one.stderr[-3000:]
     assert query(warehouse_path, "SELECT DISTINCT partition_date::VARCHAR FROM raw.orders") == [
         ("2024-01-15",)
     ]
-    rng = dagster(
-        cli_env, *materialize_args("raw_orders", "--partition-range", "2024-01-01...2024-01-31")
+    rng = run(
+        cli_env, materialize_command("raw_orders", "--partition-range", "2024-01-01...2024-01-31")
     )
     assert rng.returncode == 0, rng.stderr[-3000:]
     days, runs = query(
@@ -76,9 +65,7 @@ def test_cli_single_partition_and_range(cli_env, warehouse_path) -> None:
 
 
 def test_cli_refuses_a_bad_partition_key(cli_env, warehouse_path) -> None:
-    bad = dagster(
-        cli_env, *materialize_args("raw_orders", "--partition", "2024-01-01; DROP TABLE x")
-    )
+    bad = run(cli_env, materialize_command("raw_orders", "--partition", "2024-01-01; DROP TABLE x"))
     assert bad.returncode != 0
     assert "2024-01-01; DROP TABLE x" in bad.stderr + bad.stdout
     assert not warehouse_path.exists()
@@ -89,12 +76,12 @@ def test_two_writing_runs_at_once_are_serialized_by_the_pool(
 ) -> None:
     """Both runs succeed, and their warehouse-writing steps never overlap in time."""
     commands = [
-        materialize_args("raw_orders", "--partition-range", "2024-04-01...2024-05-15"),
-        materialize_args("raw_order_items", "--partition-range", "2024-06-01...2024-07-15"),
+        materialize_command("raw_orders", "--partition-range", "2024-04-01...2024-05-15"),
+        materialize_command("raw_order_items", "--partition-range", "2024-06-01...2024-07-15"),
     ]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "dagster", *c],
+            c,
             cwd=REPO_ROOT,
             env=cli_env,
             stdout=subprocess.PIPE,

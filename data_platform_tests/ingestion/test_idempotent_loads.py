@@ -5,7 +5,8 @@ import pytest
 
 from data_platform.ingestion.assets import raw_orders, raw_users
 from data_platform.lib.faults import InjectedFault
-from data_platform_tests.ingestion.conftest import RAW_ASSETS, materialize_range, query
+from data_platform_tests.conftest import query
+from data_platform_tests.ingestion.conftest import RAW_ASSETS, materialize_range
 
 CONTENT_CHECKSUM = """
     SELECT COUNT(*), SUM(hash(order_id, customer_id, order_date, total_amount, currency, status,

@@ -8,12 +8,11 @@ from pydantic import Field
 
 from data_platform.lib.kafka_offsets import PartitionRange, format_ranges, lag
 from data_platform.lib.order_events import DEFAULT_MAX_RECORD_BYTES
-from data_platform.resources import WarehouseResource
+from data_platform.resources import WAREHOUSE_POOL, WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.microbatch import checks
 from data_platform.streaming.microbatch.loading import BatchOutcome, run_batch
 
-WAREHOUSE_POOL = "warehouse"
 GROUP = "streaming"
 
 

@@ -10,7 +10,7 @@ import dagster as dg
 from pydantic import Field
 
 from data_platform.lib import window_store
-from data_platform.resources import WarehouseResource
+from data_platform.resources import WAREHOUSE_POOL, WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.windows import query as window_query
 from data_platform.streaming.windows import runner, topic_guard
@@ -42,7 +42,7 @@ class OrderWindowsConfig(dg.Config):
 
 @dg.asset(
     group_name="streaming",
-    pool="warehouse",
+    pool=WAREHOUSE_POOL,
     kinds={"spark", "kafka", "duckdb"},
     check_specs=[LATE_SHARE_CHECK_SPEC],
     description="Per-customer 5-minute order windows (10-minute watermark) from Kafka `orders`.",
