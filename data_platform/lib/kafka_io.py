@@ -1,8 +1,10 @@
-"""Broker I/O for the order-event micro-batches, with kafka-python and hard time limits.
+"""Broker I/O for the order-event micro-batches with kafka-python, under hard time limits:
+topics, high watermarks, dead-letter publishing and consumer-group commits (reading ranges is
+`kafka_wire`'s job).
 
 Two broker facts shape this module (see ENVIRONMENT.md): ListOffsets(latest) may under-report,
 so "how much is there" comes from the high watermark a Fetch response carries; and group
-membership (`subscribe`) is slow, so reads use assign + seek and commits name their offsets.
+membership (`subscribe`) is slow, so consumers use assign + seek and commits name their offsets.
 Every client gets an explicit `api_version` (no version probing) and short bootstrap timeouts,
 so an unreachable broker fails in seconds instead of hanging.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -20,13 +22,8 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
 from data_platform.lib.kafka_offsets import PartitionRange
-
-POLL_MS = 200
-MAX_POLL_RECORDS = 50_000
-
-
-class BrokerUnavailable(RuntimeError):
-    """The broker could not be reached (or did not answer) within the time limit."""
+from data_platform.lib.kafka_wire import BrokerUnavailable, RangeFetcher
+from data_platform.lib.record_batches import KafkaRecord
 
 
 def check_reachable(bootstrap_servers: list[str], timeout_s: float) -> None:
@@ -87,8 +84,17 @@ def topic_partitions(config: dict[str, Any], topic: str) -> list[int]:
 
 
 def _consumer(config: dict[str, Any], **extra: Any) -> KafkaConsumer:
+    """A short-lived consumer. Its first lookups find no metadata yet and would sleep the default
+    retry backoff (100 ms) each time; 10 ms keeps a tick or a commit at ~20 ms."""
     check_reachable(config["bootstrap_servers"], 2.0)
-    return KafkaConsumer(enable_auto_commit=False, auto_offset_reset="none", **config, **extra)
+    settings = {
+        "enable_auto_commit": False,
+        "auto_offset_reset": "none",
+        "retry_backoff_ms": 10,
+        **config,
+        **extra,
+    }
+    return KafkaConsumer(**settings)
 
 
 def _seek(consumer: KafkaConsumer, topic: str, starts: dict[int, int]) -> list[TopicPartition]:
@@ -124,76 +130,14 @@ def probe_highwaters(
         consumer.close()
 
 
-class RangeReader:
-    """Iterate the records of `ranges` chunk by chunk (lists in offset order per partition);
-    `highwaters` holds the high watermarks seen once iteration finished.
-
-    Fails (naming the partition and position) if a range cannot be read completely, rather than
-    loading part of a batch.
-    """
-
-    def __init__(
-        self,
-        config: dict[str, Any],
-        topic: str,
-        ranges: list[PartitionRange],
-        idle_timeout_s: float = 15.0,
-        chunk_records: int = 10_000,
-    ) -> None:
-        self.config, self.topic, self.idle_timeout_s = config, topic, idle_timeout_s
-        self.wanted = {r.partition: r for r in ranges if r.size}
-        self.chunk_records = chunk_records
-        self.highwaters: dict[int, int] = {}
-
-    def __iter__(self) -> Iterator[list[Any]]:
-        if not self.wanted:
-            return
-        wanted = self.wanted
-        consumer = _consumer(
-            self.config,
-            fetch_max_wait_ms=50,  # do not idle at a range's end waiting for newer records
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-            fetch_max_bytes=64 * 1024 * 1024,
-        )
-        try:
-            tps = _seek(consumer, self.topic, {p: r.start for p, r in wanted.items()})
-            done: set[int] = set()
-            deadline = time.monotonic() + self.idle_timeout_s
-            while len(done) < len(wanted):
-                polled = consumer.poll(timeout_ms=POLL_MS, max_records=self.chunk_records)
-                for tp, records in sorted(polled.items()):
-                    end = wanted[tp.partition].end
-                    if records[-1].offset >= end:
-                        records = [r for r in records if r.offset < end]
-                    if records:
-                        yield records
-                    deadline = time.monotonic() + self.idle_timeout_s
-                for tp in tps:
-                    position = consumer.position(tp)
-                    if tp.partition not in done and position >= wanted[tp.partition].end:
-                        done.add(tp.partition)
-                        consumer.pause(tp)
-                if len(done) < len(wanted) and time.monotonic() > deadline:
-                    stuck = {tp.partition: consumer.position(tp) for tp in tps
-                             if tp.partition not in done}  # fmt: skip
-                    ends = {p: wanted[p].end for p in stuck}
-                    raise BrokerUnavailable(
-                        f"{self.topic}: could not read planned ranges within "
-                        f"{self.idle_timeout_s:.0f}s of inactivity; stuck at positions {stuck} "
-                        f"(ends {ends})"
-                    )
-            self.highwaters = {tp.partition: int(consumer.highwater(tp) or 0) for tp in tps}
-        finally:
-            consumer.close()
-
-
 def read_ranges(
     config: dict[str, Any], topic: str, ranges: list[PartitionRange], idle_timeout_s: float = 15.0
-) -> tuple[list[Any], dict[int, int]]:
+) -> tuple[list[KafkaRecord], dict[int, int]]:
     """Every record of `ranges` in (partition, offset) order, plus the high watermarks seen."""
-    reader = RangeReader(config, topic, ranges, idle_timeout_s)
-    records = sorted((r for chunk in reader for r in chunk), key=lambda r: (r.partition, r.offset))
-    return records, reader.highwaters
+    fetcher = RangeFetcher(config, topic, ranges, idle_timeout_s)
+    records = [chunk.record(i) for chunk in fetcher for i in range(len(chunk))]
+    records.sort(key=lambda r: (r.partition, r.offset))
+    return records, fetcher.highwaters
 
 
 def dlq_headers(record: Any, code: str, message: str) -> list[tuple[str, bytes]]:
@@ -210,47 +154,105 @@ def dlq_headers(record: Any, code: str, message: str) -> list[tuple[str, bytes]]
     ]
 
 
+Message = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]  # key, value, headers
+
+
+class Publisher:
+    """Send (key, value, headers) messages as they become known; `finish` waits until the broker
+    acknowledged every one (and raises if any failed). The producer starts on the first send."""
+
+    def __init__(self, config: dict[str, Any], topic: str, timeout_s: float = 30.0) -> None:
+        self.config, self.topic, self.timeout_s = config, topic, timeout_s
+        self._producer: KafkaProducer | None = None
+        self._futures: list[Any] = []
+
+    def send(self, messages: Iterable[Message]) -> None:
+        for key, value, headers in messages:
+            if self._producer is None:
+                self._producer = self._start()
+            self._futures.append(
+                self._producer.send(self.topic, key=key, value=value, headers=headers)
+            )
+
+    def finish(self) -> int:
+        """Block until every message sent so far is acknowledged; returns how many there were."""
+        if self._producer is not None:
+            self._producer.flush(timeout=self.timeout_s)
+            for future in self._futures:
+                future.get(timeout=self.timeout_s)
+        return len(self._futures)
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=5)
+            self._producer = None
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self) -> KafkaProducer:
+        check_reachable(self.config["bootstrap_servers"], 2.0)
+        return KafkaProducer(
+            acks="all",
+            linger_ms=5,
+            batch_size=1024 * 1024,  # a batch's dead letters in few requests (16 KiB: 5x slower)
+            # A dead letter is a record the source topic accepted: never refuse it on size here.
+            max_request_size=16 * 1024 * 1024,
+            max_block_ms=int(self.timeout_s * 1000),
+            **self.config,
+        )
+
+
 def publish(
-    config: dict[str, Any],
-    topic: str,
-    messages: Iterable[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]],
-    timeout_s: float = 30.0,
+    config: dict[str, Any], topic: str, messages: Iterable[Message], timeout_s: float = 30.0
 ) -> int:
     """Send (key, value, headers) messages and wait until the broker acknowledged all of them."""
-    messages = list(messages)
-    if not messages:
-        return 0
-    check_reachable(config["bootstrap_servers"], 2.0)
-    producer = KafkaProducer(acks="all", linger_ms=5, max_block_ms=int(timeout_s * 1000), **config)
-    try:
-        futures = [producer.send(topic, key=k, value=v, headers=h) for k, v, h in messages]
-        producer.flush(timeout=timeout_s)
-        for future in futures:
-            future.get(timeout=timeout_s)
-        return len(futures)
-    finally:
-        producer.close(timeout=5)
+    with Publisher(config, topic, timeout_s) as publisher:
+        publisher.send(messages)
+        return publisher.finish()
 
 
-def commit_offsets(
-    config: dict[str, Any], group_id: str, topic: str, ends: dict[int, int], metadata: str
-) -> dict[int, int]:
-    """Advance the consumer group to `ends` (never backwards) for standard lag tooling."""
-    consumer = _consumer(config, group_id=group_id)
-    try:
-        tps = {p: TopicPartition(topic, p) for p in ends}
-        consumer.assign(list(tps.values()))
-        current = {p: consumer.committed(tp) for p, tp in tps.items()}
+class GroupCommitter:
+    """Advances a consumer group's offsets for standard lag tooling, never backwards.
+
+    Prepared ahead of time (connect, find the coordinator, read the current offsets) so that the
+    commit itself, which must wait for the warehouse commit, is one short request.
+    """
+
+    def __init__(
+        self, config: dict[str, Any], group_id: str, topic: str, partitions: list[int]
+    ) -> None:
+        self._consumer = _consumer(config, group_id=group_id)
+        try:
+            self._tps = {p: TopicPartition(topic, p) for p in partitions}
+            self._consumer.assign(list(self._tps.values()))
+            self.current = {p: self._consumer.committed(tp) for p, tp in self._tps.items()}
+        except BaseException:
+            self._consumer.close()
+            raise
+
+    def commit(self, ends: dict[int, int], metadata: str) -> dict[int, int]:
+        """Commit `ends` where they are ahead of the group; returns the group's offsets."""
         advance = {
-            tps[p]: OffsetAndMetadata(end, metadata, -1)
+            self._tps[p]: OffsetAndMetadata(end, metadata, -1)
             for p, end in ends.items()
-            if current[p] is None or end > current[p]
+            if self.current[p] is None or end > self.current[p]
         }
         if advance:
-            consumer.commit(advance)
-        return {p: max(end, current[p] or 0) for p, end in ends.items()}
-    finally:
-        consumer.close()
+            self._consumer.commit(advance)
+        return {p: max(end, self.current[p] or 0) for p, end in ends.items()}
+
+    def close(self) -> None:
+        self._consumer.close()
+
+    def __enter__(self) -> GroupCommitter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def committed_offsets(

@@ -42,6 +42,7 @@ class LocalBroker:
 
     port: int = 0
     log_path: Path | None = None
+    advertised_port: int = 0  # another address for clients (a proxy in front); default `port`
     process: subprocess.Popen | None = field(default=None, init=False)
 
     @property
@@ -52,9 +53,17 @@ class LocalBroker:
         if not self.port:
             self.port = free_port()
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port or self.port}"
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            [
+                broker_binary(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                advertised,
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

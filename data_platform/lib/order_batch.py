@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from data_platform.lib import order_events as oe
+from data_platform.lib.record_batches import KafkaRecord, RecordColumns
 
 _TS = pa.timestamp("us", tz="UTC")
 EVENT_SCHEMA = pa.schema(
@@ -68,8 +68,8 @@ def headers_json(headers: Iterable[tuple[str, bytes | None]] | None) -> str:
 
 @dataclass
 class SplitBatch:
-    """Validated records of a batch. Valid events can be drained chunk by chunk (to be inserted
-    while the next chunk is read); dead letters stay until the end (they are few)."""
+    """Validated records of a batch. Valid events are drained chunk by chunk (inserted while the
+    next chunk is read); dead letters stay until the end (they are few)."""
 
     events: dict[str, list[Any]] = field(
         default_factory=lambda: {n: [] for n in EVENT_SCHEMA.names}
@@ -79,7 +79,7 @@ class SplitBatch:
     samples: list[str] = field(default_factory=list)
     read: int = 0
     drained: int = 0
-    dead_records: list[Any] = field(default_factory=list)  # originals, for the DLQ topic
+    dead_records: list[tuple[KafkaRecord, oe.EventError]] = field(default_factory=list)
 
     def events_table(self) -> pa.Table:
         return _table(self.events, EVENT_SCHEMA)
@@ -96,9 +96,13 @@ class SplitBatch:
         return _table(self.dead, DLQ_SCHEMA)
 
     @property
+    def pending_events(self) -> int:
+        return len(self.events["offset"])
+
+    @property
     def loaded(self) -> int:
         """Valid records (loaded now or already present)."""
-        return self.drained + len(self.events["offset"])
+        return self.drained + self.pending_events
 
     @property
     def dead_lettered(self) -> int:
@@ -107,45 +111,60 @@ class SplitBatch:
 
 def kafka_times(ms: list[int]) -> pa.Array:
     """Kafka timestamps (ms since epoch, -1 when absent) as a UTC timestamp column."""
-    raw = pa.array(ms, pa.int64())
-    valid = pc.greater_equal(raw, 0)
-    return pc.if_else(valid, raw, None).cast(pa.timestamp("ms", tz="UTC")).cast(_TS)
+    return pa.array([t * 1000 if t >= 0 else None for t in ms], _TS)
 
 
 def split_records(
-    records: Iterable[Any],
+    chunk: RecordColumns,
     max_bytes: int = oe.DEFAULT_MAX_RECORD_BYTES,
     batch: SplitBatch | None = None,
 ) -> SplitBatch:
-    """Validate every record (kafka-python ConsumerRecord-like) into events or dead letters.
+    """Validate every record of a chunk (one partition) into events or dead letters.
 
     The loop is the hot path of a micro-batch: appends are bound once, Kafka timestamps stay
     integers until Arrow converts the whole column.
     """
     batch = batch if batch is not None else SplitBatch()
-    ev, dl = batch.events, batch.dead
-    ev_cols = [ev[name].append for name in EVENT_SCHEMA.names]
+    ev = batch.events
+    # One bound append per column, called explicitly: a loop over the columns costs 3x as much.
+    (topics, partitions, offsets, order_ids, customer_ids, amounts, currencies, event_times,
+     kafka_timestamps) = (ev[name].append for name in EVENT_SCHEMA.names)  # fmt: skip
     validate, event_type = oe.validate_value, oe.OrderEvent
-    for rec in records:
-        result = validate(rec.value, max_bytes)
+    topic, partition = chunk.topic, chunk.partition
+    for i, (offset, timestamp, value) in enumerate(
+        zip(chunk.offsets, chunk.timestamps, chunk.values, strict=True)
+    ):
+        result = validate(value, max_bytes)
         if type(result) is event_type:
-            values = (rec.topic, rec.partition, rec.offset, *result, rec.timestamp)
-            for append, value in zip(ev_cols, values, strict=True):
-                append(value)
-            continue
-        if len(batch.samples) < SAMPLE_ERRORS:
-            batch.samples.append(f"{rec.topic}/{rec.partition}@{rec.offset}: {result.message}")
-        batch.reasons[result.code] += 1
-        batch.dead_records.append((rec, result))
-        dl["topic"].append(rec.topic)
-        dl["partition"].append(rec.partition)
-        dl["offset"].append(rec.offset)
-        dl["key"].append(rec.key)
-        dl["headers"].append(headers_json(rec.headers))
-        dl["payload"].append(rec.value)
-        dl["payload_text"].append(oe.decode_text(rec.value))
-        dl["error_code"].append(result.code)
-        dl["error_message"].append(result.message)
-        dl["kafka_timestamp"].append(rec.timestamp)
+            order_id, customer_id, amount, currency, event_time = result
+            topics(topic)
+            partitions(partition)
+            offsets(offset)
+            order_ids(order_id)
+            customer_ids(customer_id)
+            amounts(amount)
+            currencies(currency)
+            event_times(event_time)
+            kafka_timestamps(timestamp)
+        else:
+            _dead_letter(batch, chunk.record(i), result)
     batch.read = batch.loaded + batch.dead_lettered
     return batch
+
+
+def _dead_letter(batch: SplitBatch, rec: KafkaRecord, error: oe.EventError) -> None:
+    if len(batch.samples) < SAMPLE_ERRORS:
+        batch.samples.append(f"{rec.topic}/{rec.partition}@{rec.offset}: {error.message}")
+    batch.reasons[error.code] += 1
+    batch.dead_records.append((rec, error))
+    dl = batch.dead
+    dl["topic"].append(rec.topic)
+    dl["partition"].append(rec.partition)
+    dl["offset"].append(rec.offset)
+    dl["key"].append(rec.key)
+    dl["headers"].append(headers_json(rec.headers))
+    dl["payload"].append(rec.value)
+    dl["payload_text"].append(oe.decode_text(rec.value))
+    dl["error_code"].append(error.code)
+    dl["error_message"].append(error.message)
+    dl["kafka_timestamp"].append(rec.timestamp)

@@ -4,6 +4,11 @@ Contract (shared with the Spark job): the value is a UTF-8 JSON object
 `{"order_id": str, "customer_id": str, "amount": number, "currency": str,
 "event_time": ISO-8601 with a zone}` and the key is the customer id. Validation never raises:
 it returns either a clean `OrderEvent` or an `EventError` (code + message) for the DLQ.
+
+Decoding is two-tier for speed: orjson (strict RFC 8259, 5x faster than `json`) decodes the
+well-formed majority; whatever it refuses is decoded again by the standard library, which names
+the reason and also reads `NaN`/`Infinity` so they are reported as non-finite amounts. Where
+orjson succeeds the two agree (a test holds them to that), so the tier never changes a verdict.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from __future__ import annotations
 import json
 import math
 from datetime import datetime, timezone
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+import orjson
 
 DEFAULT_MAX_RECORD_BYTES = 32 * 1024
 
@@ -90,7 +97,18 @@ def parse_event_time(value: object) -> datetime | EventError:
     return parsed.astimezone(timezone.utc)
 
 
-def _check_fields(doc: dict) -> EventError | None:
+def _unpaired_surrogate(text: str) -> bool:
+    """Only the standard-library decoder lets `"\\ud800"` escapes through; such a string
+    cannot be stored as UTF-8 and would fail the whole batch's insert."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _check_fields(doc: dict[str, Any], strict_text: bool) -> EventError | float:
+    """The first field error, or the amount as a float when every field but the time passes."""
     for name in REQUIRED_FIELDS:
         if name not in doc or doc[name] is None:
             return EventError(MISSING_FIELD, f"field '{name}': required but missing or null")
@@ -102,53 +120,111 @@ def _check_fields(doc: dict) -> EventError | None:
             )
         if not value.strip():
             return EventError(EMPTY_FIELD, f"field '{name}': must not be empty")
+        if not strict_text and _unpaired_surrogate(value):
+            return EventError(
+                WRONG_TYPE,
+                f"field '{name}': expected a string of valid Unicode, got an unpaired "
+                "surrogate escape (e.g. \\ud800)",
+            )
     amount = doc["amount"]
     if isinstance(amount, bool) or not isinstance(amount, int | float):
         return EventError(
             WRONG_TYPE, f"field 'amount': expected a number, got {type(amount).__name__}"
         )
+    if isinstance(amount, int):
+        try:
+            amount = float(amount)
+        except OverflowError:  # an integer literal beyond the range of a double
+            amount = math.inf if amount > 0 else -math.inf
     if not math.isfinite(amount):
         return EventError(NON_FINITE_AMOUNT, f"field 'amount': {amount} is not a finite number")
     if amount < 0:
         return EventError(NEGATIVE_AMOUNT, f"field 'amount': {amount} is negative (expected >= 0)")
-    return None
+    return amount
 
 
 def validate_value(
     value: bytes | None, max_bytes: int = DEFAULT_MAX_RECORD_BYTES
 ) -> OrderEvent | EventError:
-    """Decode one record value into an OrderEvent, or say precisely why it is poison."""
+    """Decode one record value into an OrderEvent, or say precisely why it is poison.
+
+    The plainly valid event (the hot path of every batch) is accepted in one pass; anything
+    unusual, valid or not, is examined field by field by `_validate_in_detail`.
+    """
+    if value is not None and len(value) <= max_bytes:
+        try:
+            doc = orjson.loads(value)
+            order_id, customer_id, currency = doc["order_id"], doc["customer_id"], doc["currency"]
+            amount, event_time = doc["amount"], doc["event_time"]
+        except (orjson.JSONDecodeError, TypeError, KeyError):
+            pass  # not a JSON object, or a field is missing: the detailed path says which
+        else:
+            if (
+                type(order_id) is str
+                and type(customer_id) is str
+                and type(currency) is str
+                and type(amount) is float
+                and type(event_time) is str
+                and 0.0 <= amount < math.inf
+                and order_id.strip()
+                and customer_id.strip()
+                and currency.strip()
+            ):
+                try:
+                    parsed = datetime.fromisoformat(event_time)
+                except ValueError:
+                    parsed = None
+                if parsed is not None and parsed.utcoffset() is not None:
+                    utc = parsed.astimezone(timezone.utc)
+                    return OrderEvent(order_id, customer_id, amount, currency, utc)
+    return _validate_in_detail(value, max_bytes)
+
+
+def _validate_in_detail(value: bytes | None, max_bytes: int) -> OrderEvent | EventError:
+    """The reference validation: every rule in order, the first failure named."""
     if value is None:
         return EventError(TOMBSTONE, "value: null (tombstone) where an order event was expected")
     if len(value) > max_bytes:
         return EventError(
             OVERSIZED, f"value: {len(value)} bytes exceeds the {max_bytes}-byte limit"
         )
+    strict = True
     try:
-        text = value.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return EventError(NOT_UTF8, f"value: not UTF-8 (byte {exc.start}: {exc.reason})")
-    try:
-        doc = _DECODER.decode(text)
-    except ValueError as exc:
-        return EventError(NOT_JSON, f"value: not JSON ({exc})")
+        doc = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        strict = False
+        doc = _decode_leniently(value)
+        if isinstance(doc, EventError):
+            return doc
     if not isinstance(doc, dict):
         return EventError(
             NOT_OBJECT, f"value: expected a JSON object, got a JSON {type(doc).__name__}"
         )
-    error = _check_fields(doc)
-    if error is not None:
-        return error
+    amount = _check_fields(doc, strict)
+    if isinstance(amount, EventError):
+        return amount
     event_time = parse_event_time(doc["event_time"])
     if isinstance(event_time, EventError):
         return event_time
     return OrderEvent(
         order_id=doc["order_id"],
         customer_id=doc["customer_id"],
-        amount=float(doc["amount"]),
+        amount=amount,
         currency=doc["currency"],
         event_time=event_time,
     )
+
+
+def _decode_leniently(value: bytes) -> Any:
+    """The standard-library reading of what orjson refused, or the reason it is not JSON."""
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return EventError(NOT_UTF8, f"value: not UTF-8 (byte {exc.start}: {exc.reason})")
+    try:
+        return _DECODER.decode(text)
+    except ValueError as exc:
+        return EventError(NOT_JSON, f"value: not JSON ({exc})")
 
 
 def decode_text(value: bytes | None) -> str | None:

@@ -1,12 +1,17 @@
 """The `stream` schema in DuckDB: loaded order events, the dead-letter table and the offset ledger.
 
-A micro-batch lands in ONE transaction (events + DLQ rows + ledger ranges). Every table is keyed
-by Kafka coordinates and rows already present are skipped: a range loaded twice changes nothing.
+A micro-batch lands in ONE transaction (events + DLQ rows + ledger ranges), so an offset is
+covered by the ledger exactly when its record is in `orders_events` or `orders_dlq`. Rows are
+keyed by Kafka coordinates through that ledger: offsets it already covers are skipped, so a
+range loaded twice changes nothing. (`orders_events` has no PRIMARY KEY index: DuckDB's index
+made loading 200k events ~0.4 s slower and must be held in memory as the table grows.)
 Timestamps are TIMESTAMPTZ (UTC instants); `event_time` keeps the event's instant, not its zone.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,12 +19,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from data_platform.lib import order_events as oe
 from data_platform.lib import warehouse
 from data_platform.lib.faults import fault_point
 from data_platform.lib.kafka_offsets import PartitionRange
-from data_platform.lib.order_batch import DLQ_SCHEMA, EVENT_SCHEMA, SplitBatch, split_records
-from data_platform.lib.order_events_sql import FAST_PATH_SQL, raw_chunk
+from data_platform.lib.order_batch import DLQ_SCHEMA, EVENT_SCHEMA
 
 EVENTS = "stream.orders_events"
 DLQ = "stream.orders_dlq"
@@ -38,8 +41,7 @@ DDL = (
         event_time TIMESTAMPTZ NOT NULL,
         kafka_timestamp TIMESTAMPTZ,
         run_id VARCHAR NOT NULL,
-        loaded_at TIMESTAMPTZ NOT NULL,
-        PRIMARY KEY (topic, "partition", "offset")
+        loaded_at TIMESTAMPTZ NOT NULL
     )""",
     f"""CREATE TABLE IF NOT EXISTS {DLQ} (
         topic VARCHAR NOT NULL,
@@ -85,78 +87,49 @@ class LoadCounts:
     ranges_inserted: int
 
 
-def _insert(
-    conn: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...], stamp: str, view: str,
-    extra: list[object],
-) -> int:  # fmt: skip
-    """INSERT the registered Arrow view plus run id and stamp; returns rows actually inserted.
-
-    Rows whose Kafka coordinates are already present are skipped through the primary-key index
-    (cost independent of the table's size)."""
-    quoted = ", ".join(f'"{c}"' for c in columns)
-    sql = (
-        f"INSERT INTO {table} ({quoted}, run_id, {stamp}) "  # noqa: S608 - constant identifiers
-        f"SELECT {quoted}, ?, ? FROM {view} ON CONFLICT DO NOTHING"
-    )
-    row = conn.execute(sql, extra).fetchone()
-    return int(row[0]) if row else 0
-
-
-_QUOTED_EVENT_COLUMNS = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
-_ACCEPTED_COLUMNS = ", ".join(f'"{c}"' for c in EVENT_COLUMNS if c != "topic")
-_INSERT_ACCEPTED = (  # the fast path's accepted rows; the topic is bound per batch
-    f"INSERT INTO {EVENTS} ({_QUOTED_EVENT_COLUMNS}, run_id, loaded_at) "  # noqa: S608 - constants
-    f"SELECT ?, {_ACCEPTED_COLUMNS}, ?, ? FROM accepted ON CONFLICT DO NOTHING"
-)
-
-
 class BatchTransaction:
-    """ONE DuckDB transaction for a micro-batch: records are validated and inserted in large
-    chunks, nothing is visible to others before `commit`, and any error or `abort` rolls the
-    whole batch back.
-
-    With `fast_path`, validation runs first as a vectorised DuckDB query (a stricter check that
-    only accepts) and the few records it does not accept go through the reference Python
-    validator, which names the reason; without it (the default) every record goes through the
-    Python validator. Everything runs in the caller's thread: a worker thread here would fight the
-    Kafka reader for the GIL and slow both down (measured).
-    """
-
-    CHUNK_RECORDS = 50_000
+    """ONE DuckDB transaction for a micro-batch of `ranges`: event chunks are inserted as they
+    arrive (on a worker thread, while the caller reads the next chunk: DuckDB releases the GIL
+    while it inserts), the dead letters and ledger ranges at `commit`; nothing is visible to
+    others before then, and any error or `abort` rolls the whole batch back. Offsets the ledger
+    already covers (read inside the transaction) are skipped."""
 
     def __init__(
         self,
         conn: duckdb.DuckDBPyConnection,
         topic: str,
+        ranges: list[PartitionRange],
         run_id: str,
         now: datetime,
-        max_bytes: int = oe.DEFAULT_MAX_RECORD_BYTES,
-        fast_path: bool = False,
     ) -> None:
-        self.conn, self.topic, self.run_id, self.now = conn, topic, run_id, now
-        self.max_bytes, self.fast_path = max_bytes, fast_path
-        self.batch = SplitBatch()
+        self.conn, self.topic, self.ranges, self.run_id, self.now = conn, topic, ranges, run_id, now
         self.events_inserted = 0
-        self._pending: list = []
+        self._queue: queue.SimpleQueue[pa.Table | None] = queue.SimpleQueue()
+        self._worker: threading.Thread | None = None
+        self._error: BaseException | None = None
         conn.begin()
+        self.loaded = loaded_intervals(conn, topic, ranges)
 
-    def add_records(self, records: list) -> None:
-        """Buffer kafka-python records; validated and inserted a large chunk at a time."""
-        self._pending.extend(records)
-        if len(self._pending) >= self.CHUNK_RECORDS:
-            self._flush()
+    def is_loaded(self, partition: int, offset: int) -> bool:
+        return any(r.partition == partition and r.start <= offset < r.end for r in self.loaded)
 
-    def drain(self) -> SplitBatch:
-        """Process what is buffered; the batch then holds counts and the dead letters."""
-        self._flush()
-        return self.batch
+    def insert_events(self, rows: pa.Table) -> None:
+        """Queue a chunk of events for the worker; an insert error surfaces here or at commit."""
+        self._raise_insert_error()
+        if not rows.num_rows:
+            return
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._insert_queued, name="batch-inserts")
+            self._worker.start()
+        self._queue.put(rows)
 
-    def commit(self, ranges: list[PartitionRange]) -> LoadCounts:
+    def commit(self, dead: pa.Table) -> LoadCounts:
         try:
-            self._flush()
-            dead = self._insert_view(DLQ, DLQ_COLUMNS, "ingested_at", self.batch.dead_table())
+            self._wait_for_inserts()
+            self._raise_insert_error()
+            dead_inserted = self._insert(DLQ, DLQ_COLUMNS, "ingested_at", dead)
             ledgered = 0
-            for r in ranges:
+            for r in self.ranges:
                 row = self.conn.execute(
                     f"""INSERT INTO {LEDGER} (topic, "partition", start_offset, end_offset,
                         run_id, committed_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -169,69 +142,79 @@ class BatchTransaction:
         except BaseException:
             self.conn.rollback()
             raise
-        return LoadCounts(self.events_inserted, dead, ledgered)
+        return LoadCounts(self.events_inserted, dead_inserted, ledgered)
 
     def abort(self) -> None:
+        self._wait_for_inserts()
         self.conn.rollback()
 
-    def _flush(self) -> None:
-        records, self._pending = self._pending, []
-        if records:
-            self._process(records)
+    def _insert_queued(self) -> None:
+        while (rows := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    fault_point("microbatch.insert_events")
+                    self.events_inserted += self._insert(EVENTS, EVENT_COLUMNS, "loaded_at", rows)
+                except BaseException as exc:  # re-raised in the caller's thread
+                    self._error = exc
 
-    def _process(self, records: list) -> None:
-        if not self.fast_path:  # reference validator only
-            split_records(records, self.max_bytes, self.batch)
-            self._insert_leftovers()
-            return
-        conn = self.conn
-        conn.register("raw_chunk", raw_chunk(records))
-        try:
-            conn.execute(
-                f"CREATE OR REPLACE TEMP TABLE accepted AS {FAST_PATH_SQL}",
-                {"max_bytes": self.max_bytes},
-            )
-            row = conn.execute(_INSERT_ACCEPTED, [self.topic, self.run_id, self.now]).fetchone()
-            self.events_inserted += int(row[0]) if row else 0
-            rejected = conn.execute(
-                "SELECT idx FROM raw_chunk ANTI JOIN accepted USING (idx) ORDER BY idx"
-            ).fetchall()
-        finally:
-            conn.unregister("raw_chunk")
-        self.batch.drained += len(records) - len(rejected)
-        split_records([records[i] for (i,) in rejected], self.max_bytes, self.batch)
-        self._insert_leftovers()
+    def _wait_for_inserts(self) -> None:
+        if self._worker is not None:
+            self._queue.put(None)
+            self._worker.join()
+            self._worker = None
 
-    def _insert_leftovers(self) -> None:
-        leftovers = self.batch.drain_events()
-        if leftovers.num_rows:
-            self.events_inserted += self._insert_view(EVENTS, EVENT_COLUMNS, "loaded_at", leftovers)
+    def _raise_insert_error(self) -> None:
+        if self._error is not None:
+            raise self._error
 
-    def _insert_view(self, table: str, columns: tuple[str, ...], stamp: str, rows: pa.Table) -> int:
+    def _insert(self, table: str, columns: tuple[str, ...], stamp: str, rows: pa.Table) -> int:
+        """INSERT the Arrow rows plus run id and stamp, minus offsets the ledger covers; returns
+        the rows inserted."""
+        if not rows.num_rows:
+            return 0
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        sql = (
+            f"INSERT INTO {table} ({quoted}, run_id, {stamp}) "  # noqa: S608 - constant identifiers
+            f"SELECT {quoted}, ?, ? FROM incoming_rows AS i"
+        )
+        if self.loaded:
+            sql += """ WHERE NOT EXISTS (
+                SELECT 1 FROM loaded_ranges AS l WHERE l."partition" = i."partition"
+                AND i."offset" >= l.start_offset AND i."offset" < l.end_offset)"""
         self.conn.register("incoming_rows", rows)
+        self.conn.register("loaded_ranges", _ranges_table(self.loaded))
         try:
-            return _insert(
-                self.conn, table, columns, stamp, "incoming_rows", [self.run_id, self.now]
-            )
+            row = self.conn.execute(sql, [self.run_id, self.now]).fetchone()
         finally:
             self.conn.unregister("incoming_rows")
+            self.conn.unregister("loaded_ranges")
+        return int(row[0]) if row else 0
 
 
-def load_batch(
-    conn: duckdb.DuckDBPyConnection,
-    topic: str,
-    ranges: list[PartitionRange],
-    records: list,
-    run_id: str,
-    now: datetime,
-    max_bytes: int = oe.DEFAULT_MAX_RECORD_BYTES,
-) -> tuple[LoadCounts, SplitBatch]:
-    """Validate and load kafka-python records and the ledger ranges in one transaction."""
-    ensure_stream_schema(conn)
-    transaction = BatchTransaction(conn, topic, run_id, now, max_bytes)
-    transaction.add_records(records)
-    batch = transaction.drain()
-    return transaction.commit(ranges), batch
+def _ranges_table(ranges: list[PartitionRange]) -> pa.Table:
+    return pa.table(
+        {
+            "partition": pa.array([r.partition for r in ranges], pa.int32()),
+            "start_offset": pa.array([r.start for r in ranges], pa.int64()),
+            "end_offset": pa.array([r.end for r in ranges], pa.int64()),
+        }
+    )
+
+
+def loaded_intervals(
+    conn: duckdb.DuckDBPyConnection, topic: str, ranges: list[PartitionRange]
+) -> list[PartitionRange]:
+    """The parts of `ranges` the ledger already covers (loaded by an earlier batch)."""
+    covered = []
+    for r in ranges:
+        rows = conn.execute(
+            f"""SELECT greatest(start_offset, ?), least(end_offset, ?) FROM {LEDGER}
+                WHERE topic = ? AND "partition" = ? AND start_offset < ? AND end_offset > ?
+                ORDER BY 1""",  # noqa: S608
+            [r.start, r.end, topic, r.partition, r.end, r.start],
+        ).fetchall()
+        covered.extend(PartitionRange(r.partition, start, end) for start, end in rows)
+    return covered
 
 
 def ledger_rows(conn: duckdb.DuckDBPyConnection, topic: str) -> list[tuple[int, int, int]]:
@@ -242,22 +225,6 @@ def ledger_rows(conn: duckdb.DuckDBPyConnection, topic: str) -> list[tuple[int, 
             WHERE topic = ? ORDER BY 1, 2, 3""",  # noqa: S608
         [topic],
     ).fetchall()
-
-
-def dead_letter_coordinates(
-    conn: duckdb.DuckDBPyConnection, topic: str, ranges: list[PartitionRange]
-) -> set[tuple[int, int]]:
-    """(partition, offset) of dead letters already stored for these ranges: a re-run of a range
-    must not publish them to the DLQ topic again."""
-    found: set[tuple[int, int]] = set()
-    for r in ranges:
-        rows = conn.execute(
-            f"""SELECT "partition", "offset" FROM {DLQ}
-                WHERE topic = ? AND "partition" = ? AND "offset" >= ? AND "offset" < ?""",  # noqa: S608
-            [topic, r.partition, r.start, r.end],
-        ).fetchall()
-        found.update((p, o) for p, o in rows)
-    return found
 
 
 class LedgerUnavailable(RuntimeError):

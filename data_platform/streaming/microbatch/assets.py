@@ -27,11 +27,6 @@ class MicroBatchConfig(dg.Config):
     ranges: list[RangeConfig] = Field(default_factory=list, description="[start, end) each.")
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
     dlq_rate_threshold: float = checks.DEFAULT_DLQ_RATE_THRESHOLD
-    vectorised_validation: bool = Field(
-        default=False,
-        description="Accept plainly valid records in DuckDB first (stricter fast path); the rest "
-        "through the Python reference validator. Off by default: no consistent gain measured.",
-    )
 
 
 def _metadata(outcome: BatchOutcome) -> dict[str, Any]:
@@ -83,15 +78,7 @@ def orders_microbatch(
     """Load the run's planned ranges; the sensor `orders_kafka_sensor` plans them."""
     topic = config.topic or kafka.orders_topic
     ranges = [PartitionRange(r.partition, r.start, r.end) for r in config.ranges]
-    outcome = run_batch(
-        kafka,
-        warehouse,
-        topic,
-        ranges,
-        context.run_id,
-        config.max_record_bytes,
-        config.vectorised_validation,
-    )
+    outcome = run_batch(kafka, warehouse, topic, ranges, context.run_id, config.max_record_bytes)
     context.log.info(
         f"{topic} {format_ranges(ranges)}: read {outcome.batch.read}, loaded "
         f"{outcome.counts.events_inserted}, dead-lettered {outcome.counts.dlq_inserted}"

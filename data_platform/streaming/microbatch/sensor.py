@@ -36,7 +36,7 @@ IN_FLIGHT = [
     dg.DagsterRunStatus.STARTED,
     dg.DagsterRunStatus.CANCELING,
 ]
-DEFAULT_MAX_RECORDS = 50_000
+DEFAULT_MAX_RECORDS = 500_000
 PROBE_TIMEOUT_S = 5.0
 
 

@@ -182,3 +182,50 @@ def test_ledger_ahead_of_broker_plans_nothing(kafka, harness_factory, warehouse)
     result = harness.tick()
     assert isinstance(result, dg.SkipReason)
     assert "ahead of the broker" in result.skip_message and "forget-topic" in result.skip_message
+
+
+def test_overlapping_ranges_load_each_offset_once(kafka, harness_factory, warehouse) -> None:
+    """Rows are keyed by Kafka coordinates through the ledger: a hand-written run over a range
+    that overlaps loaded ones inserts only the offsets no batch has loaded yet."""
+    sent = produce(kafka, 600, invalid_rate=0.05, seed=2)
+    harness = harness_factory(max_records_per_batch=300)
+    harness.drain()
+    (request,) = [
+        dg.RunRequest(run_config={"ops": {"orders_microbatch": {"config": {"ranges": [
+            {"partition": p, "start": 0, "end": sum(1 for q, _, _ in sent if q == p)}
+            for p in (0, 1, 2)
+        ]}}}})
+    ]  # fmt: skip
+    run = harness.execute(request)
+    assert run.success
+    meta = run.asset_materializations_for_node("orders_microbatch")[0].metadata
+    assert meta["records_loaded"].value == 0 and meta["records_already_present"].value == 600
+    with warehouse.connect(read_only=True) as conn:
+        rows = conn.execute(
+            'SELECT COUNT(*), COUNT(DISTINCT ("partition", "offset")) FROM stream.orders_events'
+        ).fetchone()
+        dead = conn.execute("SELECT COUNT(*) FROM stream.orders_dlq").fetchone()[0]
+    assert rows[0] == rows[1] == 570 and dead == 30
+
+
+def test_a_failed_insert_rolls_the_whole_batch_back(
+    kafka, harness_factory, warehouse, monkeypatch
+) -> None:
+    """Event chunks are inserted on a worker thread; its failure fails the run, and nothing of
+    the batch (events, dead letters, ledger) stays behind."""
+    produce(kafka, 30_000, invalid_rate=0.01, seed=4)
+    harness = harness_factory()
+    (request,) = harness.tick().run_requests
+    monkeypatch.setenv(FAULTS_ENV, "microbatch.insert_events")
+    run = harness.execute(request)
+    assert not run.success
+    assert "injected fault at 'microbatch.insert_events'" in str(run.get_step_failure_events())
+    with warehouse.connect(read_only=True) as conn:
+        counts = [
+            conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+            for t in ("stream.orders_events", "stream.orders_dlq", "stream.kafka_offsets")
+        ]
+    assert counts == [0, 0, 0]
+    monkeypatch.delenv(FAULTS_ENV)
+    harness.drain()
+    assert table_count(warehouse, "stream.orders_events") == 29_700

@@ -1,9 +1,11 @@
 """The micro-batch path end to end on the real broker and a temp DuckDB warehouse."""
 
+import json
 from collections import Counter
 
 import dagster as dg
 import pytest
+from kafka import KafkaProducer
 
 from data_platform.lib import event_producer, kafka_io
 from data_platform.lib import order_events as oe
@@ -97,3 +99,25 @@ def test_10k_with_poison_all_accounted_for(kafka, harness_factory, warehouse) ->
     assert all(c.passed for c in check_results if c.check_name == "offsets_contiguous")
     assert all(c.passed for c in check_results if c.check_name == "dlq_rate")  # 2% < 5%
     assert not any(c.passed for c in check_results if c.check_name == "required_fields")
+
+
+def test_a_record_that_cannot_be_stored_is_dead_lettered_not_retried_forever(
+    kafka, harness_factory, warehouse
+) -> None:
+    """`"\\ud800"` is valid JSON to Python's decoder but cannot be stored as UTF-8: it must reach
+    the DLQ with its reason, not fail every attempt at the batch."""
+    good = json.dumps({"order_id": "o-1", "customer_id": "c-1", "amount": 5.0,
+                       "currency": "EUR", "event_time": "2024-03-01T10:15:00Z"})  # fmt: skip
+    bad = good.replace('"o-1"', '"o-\\ud800"')
+    producer = KafkaProducer(**kafka.bounded_config())
+    for value in (good, bad, good.replace("o-1", "o-2")):
+        producer.send(kafka.orders_topic, key=b"c-1", value=value.encode())
+    producer.flush()
+    producer.close()
+    harness_factory().drain()
+    assert table_count(warehouse, "stream.orders_events") == 2
+    with warehouse.connect(read_only=True) as conn:
+        ((code, message, text),) = conn.execute(
+            "SELECT error_code, error_message, payload_text FROM stream.orders_dlq"
+        ).fetchall()
+    assert code == oe.WRONG_TYPE and "'order_id'" in message and text == bad
