@@ -170,12 +170,8 @@ def validate_value(
                 and customer_id.strip()
                 and currency.strip()
             ):
-                try:
-                    parsed = datetime.fromisoformat(event_time)
-                except ValueError:
-                    parsed = None
-                if parsed is not None and parsed.utcoffset() is not None:
-                    utc = parsed.astimezone(timezone.utc)
+                utc = parse_event_time(event_time)
+                if type(utc) is datetime:
                     return OrderEvent(order_id, customer_id, amount, currency, utc)
     return _validate_in_detail(value, max_bytes)
 

@@ -109,6 +109,7 @@ class BatchTransaction:
         self._error: BaseException | None = None
         conn.begin()
         self.loaded = loaded_intervals(conn, topic, ranges)
+        self._loaded_table = _ranges_table(self.loaded) if self.loaded else None
 
     def is_loaded(self, partition: int, offset: int) -> bool:
         return any(r.partition == partition and r.start <= offset < r.end for r in self.loaded)
@@ -177,17 +178,18 @@ class BatchTransaction:
             f"INSERT INTO {table} ({quoted}, run_id, {stamp}) "  # noqa: S608 - constant identifiers
             f"SELECT {quoted}, ?, ? FROM incoming_rows AS i"
         )
-        if self.loaded:
+        if self._loaded_table is not None:
             sql += """ WHERE NOT EXISTS (
                 SELECT 1 FROM loaded_ranges AS l WHERE l."partition" = i."partition"
                 AND i."offset" >= l.start_offset AND i."offset" < l.end_offset)"""
+            self.conn.register("loaded_ranges", self._loaded_table)
         self.conn.register("incoming_rows", rows)
-        self.conn.register("loaded_ranges", _ranges_table(self.loaded))
         try:
             row = self.conn.execute(sql, [self.run_id, self.now]).fetchone()
         finally:
             self.conn.unregister("incoming_rows")
-            self.conn.unregister("loaded_ranges")
+            if self._loaded_table is not None:
+                self.conn.unregister("loaded_ranges")
         return int(row[0]) if row else 0
 
 
