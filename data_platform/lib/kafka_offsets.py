@@ -10,22 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-
-@dataclass(frozen=True, order=True)
-class PartitionRange:
-    partition: int
-    start: int
-    end: int
-
-    def __post_init__(self) -> None:
-        if self.partition < 0 or self.start < 0 or self.end < self.start:
-            raise ValueError(
-                f"invalid range for partition {self.partition}: [{self.start}, {self.end})"
-            )
-
-    @property
-    def size(self) -> int:
-        return self.end - self.start
+from data_platform.kafka.ranges import PartitionRange, format_ranges
 
 
 def plan_batch(
@@ -57,11 +42,6 @@ def plan_batch(
         for p in sorted(take)
         if take[p] > 0
     ]
-
-
-def format_ranges(ranges: list[PartitionRange]) -> str:
-    """Compact, stable text of a batch, e.g. `0:[0,100) 1:[20,50)` (tags, keys, logs)."""
-    return " ".join(f"{r.partition}:[{r.start},{r.end})" for r in sorted(ranges))
 
 
 def run_key(topic: str, ranges: list[PartitionRange], attempt: int = 0) -> str:

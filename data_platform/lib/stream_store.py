@@ -10,18 +10,20 @@ Timestamps are TIMESTAMPTZ (UTC instants); `event_time` keeps the event's instan
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
+from data_platform.kafka.ranges import PartitionRange
 from data_platform.lib import warehouse
 from data_platform.lib.faults import fault_point
-from data_platform.lib.kafka_offsets import PartitionRange
 from data_platform.lib.order_batch import DLQ_SCHEMA, EVENT_SCHEMA
 
 EVENTS = "stream.orders_events"
@@ -49,6 +51,7 @@ DDL = (
         "offset" BIGINT NOT NULL,
         "key" BLOB,
         headers VARCHAR,
+        raw_headers STRUCT(name VARCHAR, value BLOB)[],
         payload BLOB,
         payload_text VARCHAR,
         error_code VARCHAR NOT NULL,
@@ -57,6 +60,7 @@ DDL = (
         ingested_at TIMESTAMPTZ NOT NULL,
         run_id VARCHAR NOT NULL,
         replayed_at TIMESTAMPTZ,
+        published_at TIMESTAMPTZ,
         PRIMARY KEY (topic, "partition", "offset")
     )""",
     f"""CREATE TABLE IF NOT EXISTS {LEDGER} (
@@ -78,6 +82,24 @@ DLQ_COLUMNS = tuple(DLQ_SCHEMA.names)
 def ensure_stream_schema(conn: duckdb.DuckDBPyConnection) -> None:
     for statement in DDL:
         conn.execute(statement)
+    _add_publish_columns(conn)
+
+
+def _add_publish_columns(conn: duckdb.DuckDBPyConnection) -> None:
+    """Warehouses made before dead letters were published after the commit lack these columns;
+    their rows were published when they were found, so they count as published."""
+    present = {
+        name
+        for (name,) in conn.execute(
+            """SELECT column_name FROM information_schema.columns
+               WHERE table_schema = 'stream' AND table_name = 'orders_dlq'"""
+        ).fetchall()
+    }
+    if "raw_headers" not in present:
+        conn.execute(f"ALTER TABLE {DLQ} ADD COLUMN raw_headers STRUCT(name VARCHAR, value BLOB)[]")
+    if "published_at" not in present:
+        conn.execute(f"ALTER TABLE {DLQ} ADD COLUMN published_at TIMESTAMPTZ")
+        conn.execute(f"UPDATE {DLQ} SET published_at = ingested_at")  # noqa: S608
 
 
 @dataclass(frozen=True)
@@ -124,13 +146,15 @@ class BatchTransaction:
             self._worker.start()
         self._queue.put(rows)
 
-    def commit(self, dead: pa.Table) -> LoadCounts:
+    def commit(self, dead: pa.Table, read: list[PartitionRange] | None = None) -> LoadCounts:
+        """Insert the dead letters and the ledger ranges (`read`: the ranges really covered,
+        default the planned ones), then commit everything at once."""
         try:
             self._wait_for_inserts()
             self._raise_insert_error()
             dead_inserted = self._insert(DLQ, DLQ_COLUMNS, "ingested_at", dead)
             ledgered = 0
-            for r in self.ranges:
+            for r in self.ranges if read is None else [r for r in read if r.size]:
                 row = self.conn.execute(
                     f"""INSERT INTO {LEDGER} (topic, "partition", start_offset, end_offset,
                         run_id, committed_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -283,6 +307,34 @@ class DeadLetter:
     payload: bytes | None
     headers: str | None
     error_code: str
+    raw_headers: list[dict[str, Any]] | None = None
+    error_message: str = ""
+    kafka_timestamp: datetime | None = None
+
+    def original_headers(self) -> list[tuple[str, bytes | None]]:
+        """The record's own headers as they were (from the readable JSON for old rows)."""
+        if self.raw_headers is not None:
+            return [(h["name"], h["value"]) for h in self.raw_headers]
+        return [(k, None if v is None else v.encode()) for k, v in json.loads(self.headers or "[]")]
+
+
+def unpublished(conn: duckdb.DuckDBPyConnection, topic: str) -> list[DeadLetter]:
+    """Dead letters of `topic` committed but not yet on the DLQ topic, in offset order."""
+    rows = conn.execute(
+        f"""SELECT topic, "partition", "offset", "key", payload, headers, error_code,
+                   raw_headers, error_message, kafka_timestamp
+            FROM {DLQ} WHERE topic = ? AND published_at IS NULL
+            ORDER BY 2, 3""",  # noqa: S608
+        [topic],
+    ).fetchall()
+    return [DeadLetter(*row) for row in rows]
+
+
+def mark_published(
+    conn: duckdb.DuckDBPyConnection, letters: list[DeadLetter], now: datetime
+) -> int:
+    """Stamp published_at for dead letters the DLQ topic acknowledged."""
+    return _stamp(conn, letters, "published_at", now)
 
 
 def replayable(
@@ -294,7 +346,7 @@ def replayable(
     """Dead letters not replayed yet, oldest first, optionally by reason and ingestion time."""
     ensure_stream_schema(conn)
     rows = conn.execute(
-        f"""SELECT topic, "partition", "offset", "key", payload, headers, error_code
+        f"""SELECT topic, "partition", "offset", "key", payload, headers, error_code, raw_headers
             FROM {DLQ}
             WHERE replayed_at IS NULL AND (?::VARCHAR IS NULL OR error_code = ?)
               AND (?::TIMESTAMPTZ IS NULL OR ingested_at >= ?)
@@ -307,6 +359,15 @@ def replayable(
 
 def mark_replayed(conn: duckdb.DuckDBPyConnection, letters: list[DeadLetter], now: datetime) -> int:
     """Stamp replayed_at (only where still unset) for the given dead letters, atomically."""
+    return _stamp(conn, letters, "replayed_at", now)
+
+
+def _stamp(
+    conn: duckdb.DuckDBPyConnection, letters: list[DeadLetter], column: str, now: datetime
+) -> int:
+    """Set `column` (a constant of this module) where still unset, for the given dead letters."""
+    if column not in ("published_at", "replayed_at"):
+        raise ValueError(f"not a stamp column of {DLQ}: {column!r}")
     if not letters:
         return 0
     keys = pa.table(
@@ -316,14 +377,14 @@ def mark_replayed(conn: duckdb.DuckDBPyConnection, letters: list[DeadLetter], no
             "offset": pa.array([d.offset for d in letters], pa.int64()),
         }
     )
-    conn.register("replayed_keys", keys)
+    conn.register("stamped_keys", keys)
     try:
         row = conn.execute(
-            f"""UPDATE {DLQ} AS d SET replayed_at = ? FROM replayed_keys AS k
+            f"""UPDATE {DLQ} AS d SET {column} = ? FROM stamped_keys AS k
                 WHERE d.topic = k.topic AND d."partition" = k."partition"
-                  AND d."offset" = k."offset" AND d.replayed_at IS NULL""",  # noqa: S608
+                  AND d."offset" = k."offset" AND d.{column} IS NULL""",  # noqa: S608
             [now],
         ).fetchone()
     finally:
-        conn.unregister("replayed_keys")
+        conn.unregister("stamped_keys")
     return int(row[0]) if row else 0

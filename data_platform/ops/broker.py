@@ -10,8 +10,8 @@ import subprocess
 import sys
 import time
 
+from data_platform.kafka.reachability import BrokerUnavailable, check_reachable
 from data_platform.lib import stream_store, warehouse
-from data_platform.lib.kafka_io import BrokerUnavailable, check_reachable
 from data_platform.lib.local_broker import LocalBroker
 from data_platform.lib.paths import state_dir, warehouse_path
 from data_platform.streaming.kafka_resource import BOOTSTRAP_ENV, KafkaResource

@@ -10,11 +10,11 @@ recognisable by that header) rather than stamped but never sent.
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from data_platform.lib import kafka_io, stream_store, warehouse
+from data_platform.kafka import client
+from data_platform.lib import stream_store, warehouse
 from data_platform.lib.faults import fault_point
 from data_platform.lib.paths import warehouse_path
 from data_platform.streaming.kafka_resource import KafkaResource
@@ -42,8 +42,8 @@ class ReplayResult:
     marked: int
 
 
-def _headers(letter: stream_store.DeadLetter) -> list[tuple[str, bytes]]:
-    original = [(k, (v or "").encode()) for k, v in json.loads(letter.headers or "[]")]
+def _headers(letter: stream_store.DeadLetter) -> list[tuple[str, bytes | None]]:
+    original = letter.original_headers()
     origin = f"{letter.topic}/{letter.partition}/{letter.offset}".encode()
     return [*original, ("dlq.replay_of", origin)]
 
@@ -59,10 +59,10 @@ def replay(
         letters = stream_store.replayable(conn, reason, since, limit)
         if dry_run or not letters:
             return ReplayResult(len(letters), 0, 0)
-        config = kafka.bounded_config()
+        config = kafka.librdkafka_config()
         published = 0
         for topic in sorted({d.topic for d in letters}):
-            published += kafka_io.publish(
+            published += client.publish(
                 config,
                 topic,
                 [(d.key, d.payload, _headers(d)) for d in letters if d.topic == topic],

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from data_platform.lib import kafka_io, stream_store, warehouse
+from data_platform.kafka import client
+from data_platform.lib import stream_store, warehouse
 from data_platform.lib.kafka_offsets import contiguous_ends
 from data_platform.lib.paths import warehouse_path
 from data_platform.ops.produce_orders import produce_orders
@@ -25,10 +26,8 @@ QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 def _forget_if_broker_restarted(kafka: KafkaResource) -> None:
     """The local broker keeps topics in memory: after a restart its offsets begin again at 0,
     so the previous demo's rows for the topic would shadow the new records."""
-    config = kafka.bounded_config()
     topic = kafka.orders_topic
-    partitions = kafka_io.topic_partitions(config, topic)
-    marks = kafka_io.probe_highwaters(config, topic, dict.fromkeys(partitions, 0), 5)
+    marks = client.probe_end_offsets(kafka.librdkafka_config(), topic, None, 5)
     with warehouse.connect(warehouse_path()) as conn:
         ends = contiguous_ends(stream_store.ledger_rows(conn, topic))
         if any(ends.get(p, 0) > hw for p, hw in marks.items()):
@@ -94,7 +93,7 @@ def run_stream_demo(print_table) -> None:
     print(f"\nKafka micro-batches via {kafka.resolved_bootstrap_servers()}", flush=True)
     try:
         kafka.ensure_topics()
-    except kafka_io.BrokerUnavailable as exc:
+    except client.BrokerUnavailable as exc:
         print(f"skipped: no Kafka broker ({exc}); `make demo` starts a local one")
         return
     _forget_if_broker_restarted(kafka)

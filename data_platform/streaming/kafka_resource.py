@@ -1,5 +1,8 @@
 """Connection settings for Kafka, shared by the micro-batch path and the Spark source.
 
+`librdkafka_config` feeds the data path (confluent-kafka); `client_config`/`bounded_config` feed
+kafka-python, which administers topics. Both come from the same settings.
+
 Bootstrap servers default to $KAFKA_BOOTSTRAP_SERVERS (else localhost:9092) at run time.
 Security settings left unset fall back, at run time, to $KAFKA_SECURITY_PROTOCOL,
 $KAFKA_SASL_MECHANISM, $KAFKA_SASL_USERNAME, $KAFKA_SASL_PASSWORD and $KAFKA_SSL_CAFILE, so a
@@ -9,12 +12,10 @@ default needs none; an explicit `dg.EnvVar(...)` works too. Secrets are never lo
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import dagster as dg
 from pydantic import Field
-
-from data_platform.lib.kafka_io import ensure_topics
 
 BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"
 DEFAULT_BOOTSTRAP = "localhost:9092"
@@ -46,18 +47,23 @@ class KafkaResource(dg.ConfigurableResource):
     ssl_cafile: str | None = None  # default $KAFKA_SSL_CAFILE
     orders_topic: str = "orders"
     dlq_topic: str = "orders-dlq"
-    request_timeout_ms: int = 10_000
-    api_timeout_ms: int = 5_000
+    request_timeout_ms: int = Field(default=10_000, ge=100, le=600_000)
+    api_timeout_ms: int = Field(default=5_000, ge=100, le=600_000)
     api_version: str = Field(
         default="3.9", description="Broker protocol version; set so clients never probe/block."
     )
-    bootstrap_timeout_ms: int = 5_000
+    bootstrap_timeout_ms: int = Field(default=5_000, ge=100, le=600_000)
     consumer_group: str = Field(
         default="data-platform-orders",
         description="Group whose offsets the micro-batch commits after the warehouse commit.",
     )
-    orders_partitions: int = 3
-    dlq_partitions: int = 1
+    orders_partitions: int = Field(default=3, ge=1, le=10_000)
+    dlq_partitions: int = Field(default=1, ge=1, le=10_000)
+    isolation_level: Literal["read_committed", "read_uncommitted"] = Field(
+        default="read_committed",
+        description="read_committed: records of open or aborted transactions are never loaded "
+        "and batches end at the last stable offset.",
+    )
 
     def resolved_bootstrap_servers(self) -> str:
         return self.bootstrap_servers or os.environ.get(BOOTSTRAP_ENV) or DEFAULT_BOOTSTRAP
@@ -100,8 +106,34 @@ class KafkaResource(dg.ConfigurableResource):
             "bootstrap_timeout_ms": self.bootstrap_timeout_ms,
         }
 
+    def librdkafka_config(self) -> dict[str, Any]:
+        """confluent-kafka (librdkafka) settings for the data path: readers, the sensor's probe,
+        the dead-letter producer and group commits."""
+        security = self.security()
+        config: dict[str, Any] = {
+            "bootstrap.servers": self.resolved_bootstrap_servers(),
+            "client.id": self.client_id,
+            "security.protocol": security.protocol.lower(),
+            "socket.timeout.ms": self.request_timeout_ms,
+            "socket.connection.setup.timeout.ms": self.bootstrap_timeout_ms,
+            "isolation.level": self.isolation_level,
+        }
+        if security.sasl_mechanism:
+            config.update(
+                {
+                    "sasl.mechanism": security.sasl_mechanism,
+                    "sasl.username": security.sasl_username,
+                    "sasl.password": security.sasl_password,
+                }
+            )
+        if security.ssl_cafile:
+            config["ssl.ca.location"] = security.ssl_cafile
+        return config
+
     def ensure_topics(self) -> list[str]:
         """Create the orders and DLQ topics if missing (idempotent); returns the ones created."""
+        from data_platform.kafka.admin import ensure_topics
+
         return ensure_topics(
             self.bounded_config(),
             {self.orders_topic: self.orders_partitions, self.dlq_topic: self.dlq_partitions},

@@ -6,12 +6,14 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from data_platform.lib.kafka_offsets import PartitionRange, format_ranges, lag
+from data_platform.kafka.ranges import PartitionRange, format_ranges
+from data_platform.lib.kafka_offsets import lag
+from data_platform.lib.order_batch import UNDECODABLE_BATCH
 from data_platform.lib.order_events import DEFAULT_MAX_RECORD_BYTES
 from data_platform.resources import WAREHOUSE_POOL, WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.microbatch import checks
-from data_platform.streaming.microbatch.loading import BatchOutcome, run_batch
+from data_platform.streaming.microbatch.loading import MicroBatchOutcome, run_batch
 
 GROUP = "streaming"
 
@@ -29,12 +31,13 @@ class MicroBatchConfig(dg.Config):
     dlq_rate_threshold: float = checks.DEFAULT_DLQ_RATE_THRESHOLD
 
 
-def _metadata(outcome: BatchOutcome) -> dict[str, Any]:
+def _metadata(outcome: MicroBatchOutcome) -> dict[str, Any]:
     batch = outcome.batch
-    ends = {r.partition: r.end for r in outcome.ranges}
+    ends = {r.partition: r.end for r in outcome.read_ranges}
     return {
         "topic": outcome.topic,
         "ranges": dg.MetadataValue.text(format_ranges(outcome.ranges) or "none"),
+        "ranges_read": dg.MetadataValue.text(format_ranges(outcome.read_ranges) or "none"),
         "records_read": batch.read,
         "records_loaded": outcome.counts.events_inserted,
         "records_dead_lettered": outcome.counts.dlq_inserted,
@@ -42,6 +45,8 @@ def _metadata(outcome: BatchOutcome) -> dict[str, Any]:
         - outcome.counts.events_inserted
         - outcome.counts.dlq_inserted,
         "dlq_published": outcome.dlq_published,
+        "dlq_publish_pending": outcome.dlq_unpublished,
+        "undecodable_batches": batch.reasons.get(UNDECODABLE_BATCH, 0),
         "lag_after_batch": dg.MetadataValue.json(
             {str(p): v for p, v in lag(ends, outcome.highwaters).items()}
         ),

@@ -1,38 +1,47 @@
-"""One micro-batch, start to finish: read exact ranges, split, dead-letter, load, then commit.
+"""One micro-batch, start to finish: read exact ranges, split, load, commit, then publish.
 
 Order matters for exactly-once: the warehouse transaction (events + DLQ rows + ledger) commits
-first; only then are consumer-group offsets committed. A crash anywhere before the warehouse
-commit leaves nothing behind (the sensor re-plans the range); a crash after it leaves the group
-offset behind, and the re-run inserts nothing (rows are keyed by topic/partition/offset) and
-moves the group offset forward.
+first. Only then are dead letters published to the DLQ topic (the committed rows not yet
+published, so a failing or retried batch publishes nothing and a record is published once) and
+consumer-group offsets committed. A crash anywhere before the warehouse commit leaves nothing
+behind (the sensor re-plans the range); a crash after it leaves the DLQ rows unpublished and
+the group offset behind, and the next batch publishes them and moves the group offset forward.
 """
 
+from __future__ import annotations
+
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from data_platform.lib import kafka_io, kafka_wire, stream_store
+from data_platform.kafka import client
+from data_platform.kafka.ranges import PartitionRange
+from data_platform.kafka.reachability import BrokerUnavailable
+from data_platform.lib import stream_store
 from data_platform.lib.faults import fault_point
-from data_platform.lib.kafka_offsets import PartitionRange
-from data_platform.lib.order_batch import SplitBatch, split_records
-from data_platform.lib.order_events import EventError
-from data_platform.lib.record_batches import KafkaRecord
+from data_platform.lib.order_batch import SplitBatch, dead_letter_span, split_messages
 from data_platform.lib.warehouse import utcnow
 from data_platform.resources import WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 
+LOG = logging.getLogger(__name__)
 EVENTS_PER_INSERT = 20_000
 
 
 @dataclass
-class BatchOutcome:
+class MicroBatchOutcome:
+    """What one micro-batch run did, for its materialization metadata and checks."""
+
     topic: str
     ranges: list[PartitionRange]
+    read_ranges: list[PartitionRange]
     batch: SplitBatch
     counts: stream_store.LoadCounts
     highwaters: dict[int, int]
     ledger: list[tuple[int, int, int]]
     dlq_published: int
+    dlq_unpublished: int
     committed: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -44,72 +53,99 @@ def run_batch(
     ranges: list[PartitionRange],
     run_id: str,
     max_record_bytes: int,
-) -> BatchOutcome:
-    """Load `ranges` of `topic`: the warehouse is held from the first insert to the commit (one
-    transaction), then released before the consumer-group commit."""
+) -> MicroBatchOutcome:
+    """Load `ranges` of `topic`: the warehouse is held from the first insert to the DLQ
+    publish, then released before the consumer-group commit."""
     started = time.perf_counter()
-    config = kafka.bounded_config()
-    ends = {r.partition: r.end for r in ranges if r.size}
+    config = kafka.librdkafka_config()
+    partitions = sorted(r.partition for r in ranges if r.size)
     kafka.ensure_topics()
-    with (
-        kafka_io.GroupCommitter(config, kafka.consumer_group, topic, list(ends)) as group,
-        kafka_io.Publisher(config, kafka.dlq_topic) as dead_letters,
-    ):
-        reader = kafka_wire.RangeFetcher(config, topic, ranges)
+    reader = client.RangeReader(config, topic, ranges)
+    with client.GroupCommitter(config, kafka.consumer_group, topic, partitions) as group:
         with warehouse.connect() as conn:
             stream_store.ensure_stream_schema(conn)
             transaction = stream_store.BatchTransaction(conn, topic, ranges, run_id, utcnow())
             try:
-                batch = _read_into(reader, transaction, dead_letters, max_record_bytes)
-                published = dead_letters.finish()
+                batch = _read_into(reader, transaction, topic, max_record_bytes)
             except BaseException:
                 transaction.abort()
                 raise
-            counts = transaction.commit(batch.dead_table())
+            counts = transaction.commit(batch.dead_table(), reader.read)
             ledger = stream_store.ledger_rows(conn, topic)
-        fault_point("microbatch.after_warehouse_commit")
-        committed = group.commit(ends, run_id)
+            fault_point("microbatch.after_warehouse_commit")
+            published, unpublished = publish_dead_letters(kafka, conn, topic)
+        committed = group.commit({r.partition: r.end for r in reader.read}, run_id)
     fault_point("microbatch.after_kafka_commit")
-    return BatchOutcome(
+    return MicroBatchOutcome(
         topic,
         ranges,
+        reader.read,
         batch,
         counts,
         reader.highwaters,
         ledger,
         published,
+        unpublished,
         committed,
         time.perf_counter() - started,
     )
 
 
 def _read_into(
-    reader: kafka_wire.RangeFetcher,
+    reader: client.RangeReader,
     transaction: stream_store.BatchTransaction,
-    dead_letters: kafka_io.Publisher,
+    topic: str,
     max_record_bytes: int,
 ) -> SplitBatch:
-    """Validate every record read; valid events go to the transaction in large chunks, dead
-    letters to the DLQ topic as they are found."""
+    """Validate every record read; valid events go to the transaction in large chunks."""
     batch = SplitBatch()
-    sent = 0
-    for records in reader:
-        split_records(records, max_record_bytes, batch)
+    for messages in reader:
+        split_messages(messages, max_record_bytes, batch)
         if batch.pending_events >= EVENTS_PER_INSERT:
             transaction.insert_events(batch.drain_events())
-        dead_letters.send(_dlq_messages(batch.dead_records[sent:], transaction))
-        sent = len(batch.dead_records)
+    for span in reader.undecodable:
+        dead_letter_span(batch, topic, span)
     fault_point("microbatch.before_last_insert")
     transaction.insert_events(batch.drain_events())
     return batch
 
 
-def _dlq_messages(
-    dead: list[tuple[KafkaRecord, EventError]], transaction: stream_store.BatchTransaction
-) -> Iterator[kafka_io.Message]:
-    """Dead letters for the DLQ topic, acknowledged before the warehouse commit. The topic is
-    at-least-once: a crash in between publishes them again on the re-run (consumers dedupe on
-    the dlq.source_* headers); offsets an earlier batch already loaded are not published again."""
-    for rec, err in dead:
-        if not transaction.is_loaded(rec.partition, rec.offset):
-            yield rec.key, rec.value, kafka_io.dlq_headers(rec, err.code, err.message)
+def dlq_headers(letter: stream_store.DeadLetter) -> list[tuple[str, bytes | None]]:
+    """Reason and source coordinates first, then the record's own headers as they were."""
+    own = [(k, v) for k, v in letter.original_headers() if not k.startswith("dlq.")]
+    stamp = letter.kafka_timestamp
+    return [
+        ("dlq.error_code", letter.error_code.encode()),
+        ("dlq.error_message", letter.error_message.encode()),
+        ("dlq.source_topic", letter.topic.encode()),
+        ("dlq.source_partition", str(letter.partition).encode()),
+        ("dlq.source_offset", str(letter.offset).encode()),
+        ("dlq.source_timestamp", str(int(stamp.timestamp() * 1000) if stamp else -1).encode()),
+        *own,
+    ]
+
+
+def _dlq_messages(letters: list[stream_store.DeadLetter]) -> Iterator[client.OutgoingMessage]:
+    for letter in letters:
+        yield letter.key, letter.payload, dlq_headers(letter)
+
+
+def publish_dead_letters(kafka: KafkaResource, conn, topic: str) -> tuple[int, int]:
+    """Publish the committed dead letters of `topic` not yet on the DLQ topic and stamp them;
+    returns (published, still unpublished). A DLQ topic that cannot be reached does not fail
+    the batch (its rows are committed): the next batch publishes them."""
+    letters = stream_store.unpublished(conn, topic)
+    if not letters:
+        return 0, 0
+    try:
+        published = client.publish(
+            kafka.librdkafka_config(), kafka.dlq_topic, _dlq_messages(letters)
+        )
+    except BrokerUnavailable as exc:
+        LOG.warning(
+            "%d dead letter(s) not published to %s yet: %s", len(letters), kafka.dlq_topic, exc
+        )
+        return 0, len(letters)
+    fault_point("microbatch.after_dlq_publish")
+    stream_store.mark_published(conn, letters, utcnow())
+    return published, 0

@@ -7,9 +7,7 @@ warehouse yields a SkipReason, never an exception.
 """
 
 import dagster as dg
-from kafka.errors import KafkaError
 
-from data_platform.lib import kafka_io
 from data_platform.lib.kafka_offsets import (
     SensorCursor,
     contiguous_ends,
@@ -51,6 +49,30 @@ def _last_batch_succeeded(instance: dg.DagsterInstance, key: str | None) -> bool
     return bool(runs) and runs[0].status == dg.DagsterRunStatus.SUCCESS
 
 
+def _probe(
+    kafka: KafkaResource, topic: str, starts: dict[int, int]
+) -> dict[int, int] | dg.SkipReason:
+    """Each partition's readable end (the last stable offset under read_committed), read through
+    the data path's own client so every codec works here too. The topics are created when
+    missing. Only an unreachable broker is reported as one."""
+    from data_platform.kafka import client
+    from data_platform.kafka.reachability import BrokerUnavailable
+
+    config = kafka.librdkafka_config()
+    try:
+        try:
+            return client.probe_end_offsets(config, topic, starts, PROBE_TIMEOUT_S)
+        except BrokerUnavailable as exc:
+            if "does not exist" not in str(exc):
+                raise
+            kafka.ensure_topics()
+            return client.probe_end_offsets(config, topic, starts, PROBE_TIMEOUT_S)
+    except BrokerUnavailable as exc:
+        return dg.SkipReason(
+            f"Kafka broker {kafka.resolved_bootstrap_servers()} unavailable: {exc}"
+        )
+
+
 def plan_tick(
     context: dg.SensorEvaluationContext,
     kafka: KafkaResource,
@@ -84,16 +106,11 @@ def plan_tick(
             f"warehouse locked by another process and the last batch of {topic} "
             "is not confirmed loaded; will reconcile on the next tick"
         )
-    config = kafka.bounded_config()
-    try:
-        kafka.ensure_topics()
-        partitions = kafka_io.topic_partitions(config, topic)
-        starts = {p: starts.get(p, 0) for p in partitions}
-        highwaters = kafka_io.probe_highwaters(config, topic, starts, PROBE_TIMEOUT_S)
-    except (kafka_io.BrokerUnavailable, KafkaError, OSError) as exc:
-        return dg.SkipReason(
-            f"Kafka broker {kafka.resolved_bootstrap_servers()} unavailable: {exc}"
-        )
+    probed = _probe(kafka, topic, starts)
+    if isinstance(probed, dg.SkipReason):
+        return probed
+    highwaters = probed
+    starts = {p: starts.get(p, 0) for p in highwaters}
     ahead = {p: (starts[p], hw) for p, hw in highwaters.items() if starts[p] > hw}
     if ahead:
         detail = ", ".join(f"p{p}: next {s} > high watermark {hw}" for p, (s, hw) in ahead.items())

@@ -1,21 +1,21 @@
-"""`kafka_py`: a Spark streaming source over kafka-python, for where the official JAR is missing.
+"""`kafka_py`: a Spark streaming source on librdkafka (confluent-kafka), for where the official
+JAR is missing.
 
 Written with the Python Data Source API. Options mirror the official `kafka` source
 (`kafka.bootstrap.servers`, `subscribe`, `startingOffsets`, `maxOffsetsPerTrigger`,
-`failOnDataLoss`, plus `kafka.<client setting>` passed to kafka-python, e.g.
-`kafka.security.protocol`), and so does the row schema (key, value, topic, partition, offset,
-timestamp, timestampType). Stream offsets are the next offset per partition; a micro-batch reads
-exactly `[start, end)` of each partition, so a replayed batch reads the same records.
+`failOnDataLoss`, plus `kafka.<librdkafka setting>`, e.g. `kafka.security.protocol`), and so
+does the row schema (key, value, topic, partition, offset, timestamp, timestampType). Stream
+offsets are the next offset per partition; a micro-batch reads exactly `[start, end)` of each
+partition through the micro-batch's own range reader, so a replayed batch reads the same
+records, every codec decodes and transaction markers are skipped.
 
-The end of a partition is taken from the high watermark of a fetch response, not from
-ListOffsets: the tansu broker answers ListOffsets(latest) with the last batch's base offset + 1.
+The end of a partition is what a fetch reply reports, not ListOffsets: the tansu broker answers
+ListOffsets(latest) with the last batch's base offset + 1.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from typing import Any
 
 import pyarrow as pa
@@ -67,78 +67,38 @@ FETCH_STALL_SECONDS = 60.0
 
 
 def client_config(options: dict[str, str]) -> dict[str, Any]:
-    """kafka-python settings from `kafka.*` options (`kafka.ssl.cafile` → ssl_cafile)."""
-    from kafka import KafkaConsumer
-
+    """librdkafka settings from `kafka.*` options (`kafka.ssl.ca.location` → ssl.ca.location);
+    librdkafka itself refuses a name it does not know when the first client starts."""
     servers = options.get("kafka.bootstrap.servers")
     if not servers:
         raise ValueError("kafka_py source: option 'kafka.bootstrap.servers' is required")
-    config: dict[str, Any] = {"bootstrap_servers": servers.split(",")}
-    for key, value in options.items():
-        if not key.startswith("kafka.") or key == "kafka.bootstrap.servers":
-            continue
-        name = key[len("kafka.") :].replace(".", "_")
-        if name not in KafkaConsumer.DEFAULT_CONFIG:
-            raise ValueError(f"kafka_py source: option {key!r} is not a kafka-python setting")
-        default = KafkaConsumer.DEFAULT_CONFIG[name]
-        config[name] = int(value) if isinstance(default, int) and value.isdigit() else value
+    config: dict[str, Any] = {
+        key[len("kafka.") :]: value for key, value in options.items() if key.startswith("kafka.")
+    }
+    config.setdefault("isolation.level", "read_committed")
     return config
 
 
-def _consumer(config: dict[str, Any]) -> Any:
-    from kafka import KafkaConsumer
-
-    return KafkaConsumer(
-        **config, enable_auto_commit=False, auto_offset_reset="earliest", group_id=None
-    )
-
-
-def topic_partitions(consumer: Any, topics: list[str]) -> list[Any]:
-    from kafka import TopicPartition
-
-    result = []
-    for topic in topics:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            raise RuntimeError(f"kafka_py source: topic {topic!r} does not exist (no partitions)")
-        result += [TopicPartition(topic, p) for p in sorted(partitions)]
-    return result
-
-
-def probe_end_offsets(config: dict[str, Any], tps: list[Any], timeout_s: float = 30.0) -> Offsets:
-    """True end (high watermark) per partition, read from fetch responses.
-
-    ListOffsets(latest) is only a lower bound on some brokers (tansu), so a fresh consumer (no
-    stale high watermarks) seeks to one before it and fetches: every fetch response carries the
-    partition's high watermark.
-    """
-    consumer = _consumer(config)
-    try:
-        consumer.assign(tps)
-        lower = consumer.end_offsets(tps)
-        for tp in tps:
-            consumer.seek(tp, max(lower[tp] - 1, 0))
-        seen: dict[Any, int] = {}
-        deadline = time.monotonic() + timeout_s
-        while len(seen) < len(tps):
-            if time.monotonic() > deadline:
-                missing = [f"{tp.topic}-{tp.partition}" for tp in tps if tp not in seen]
-                raise TimeoutError(f"kafka_py source: no fetch response for {missing}")
-            consumer.poll(timeout_ms=200)
-            for tp in tps:
-                high = consumer.highwater(tp)
-                if tp not in seen and high is not None:
-                    seen[tp] = max(high, lower[tp])
-    finally:
-        consumer.close()
-    return _group(seen)
-
-
-def _group(values: dict[Any, int]) -> Offsets:
+def _group(values: dict[tuple[str, int], int]) -> Offsets:
     grouped: Offsets = {}
-    for tp, offset in values.items():
-        grouped.setdefault(tp.topic, {})[str(tp.partition)] = int(offset)
+    for (topic, partition), offset in values.items():
+        grouped.setdefault(topic, {})[str(partition)] = int(offset)
     return grouped
+
+
+def probe_end_offsets(
+    config: dict[str, Any], topics: list[str], timeout_s: float = 30.0
+) -> Offsets:
+    """The readable end of every partition of `topics`, from fetch replies."""
+    from data_platform.kafka import client
+
+    return {
+        topic: {
+            str(p): end
+            for p, end in client.probe_end_offsets(config, topic, None, timeout_s).items()
+        }
+        for topic in topics
+    }
 
 
 class KafkaRangePartition(InputPartition):
@@ -150,51 +110,41 @@ class KafkaRangePartition(InputPartition):
 
 
 def read_range(config: dict[str, Any], offset_range: OffsetRange) -> Iterator[pa.RecordBatch]:
-    """Exactly the records of `[start, end)`, as Arrow batches; fails rather than return fewer."""
-    from kafka import TopicPartition
+    """Exactly the records of `[start, end)`, as Arrow batches; fails rather than return fewer
+    (a range cut short by an open transaction is retried by Spark, never skipped)."""
+    from data_platform.kafka import client
+    from data_platform.kafka.ranges import PartitionRange
 
-    tp = TopicPartition(offset_range.topic, offset_range.partition)
-    consumer = _consumer(config)
-    try:
-        consumer.assign([tp])
-        consumer.seek(tp, offset_range.start)
-        columns: dict[str, list] = {name: [] for name in _ARROW_SCHEMA.names}
-        last_progress = time.monotonic()
-        while consumer.position(tp) < offset_range.end:
-            records = consumer.poll(timeout_ms=500).get(tp, [])
-            if not records:
-                if time.monotonic() - last_progress > FETCH_STALL_SECONDS:
-                    raise TimeoutError(
-                        f"kafka_py source: {tp.topic}-{tp.partition} stalled at offset "
-                        f"{consumer.position(tp)} before {offset_range.end}"
-                    )
-                continue
-            last_progress = time.monotonic()
-            for record in records:
-                if record.offset >= offset_range.end:
-                    break
-                if record.offset < offset_range.start:
-                    continue
-                columns["key"].append(record.key)
-                columns["value"].append(record.value)
-                columns["topic"].append(record.topic)
-                columns["partition"].append(record.partition)
-                columns["offset"].append(record.offset)
-                columns["timestamp"].append(
-                    datetime.fromtimestamp(record.timestamp / 1000, tz=timezone.utc)
-                    if record.timestamp is not None and record.timestamp >= 0
-                    else None
-                )
-                columns["timestampType"].append(record.timestamp_type)
-            if records[-1].offset >= offset_range.end - 1:
-                break
-            if len(columns["offset"]) >= ARROW_BATCH_ROWS:
-                yield pa.RecordBatch.from_pydict(columns, schema=_ARROW_SCHEMA)
-                columns = {name: [] for name in _ARROW_SCHEMA.names}
-        if columns["offset"]:
-            yield pa.RecordBatch.from_pydict(columns, schema=_ARROW_SCHEMA)
-    finally:
-        consumer.close()
+    wanted = PartitionRange(offset_range.partition, offset_range.start, offset_range.end)
+    reader = client.RangeReader(config, offset_range.topic, [wanted], FETCH_STALL_SECONDS)
+    for messages in reader:
+        for start in range(0, len(messages), ARROW_BATCH_ROWS):
+            yield _arrow_batch(messages[start : start + ARROW_BATCH_ROWS])
+    if reader.read and reader.read[0].end < wanted.end:
+        raise client.RangeUnavailable(
+            f"kafka_py source: {offset_range.topic}-{offset_range.partition} is readable only "
+            f"up to {reader.read[0].end} (an open transaction), not {wanted.end}; retry later"
+        )
+
+
+def _arrow_batch(messages: list[Any]) -> pa.RecordBatch:
+    stamps = [m.timestamp() for m in messages]
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array([m.key() for m in messages], pa.binary()),
+            pa.array([m.value() for m in messages], pa.binary()),
+            pa.array([m.topic() for m in messages], pa.string()),
+            pa.array([m.partition() for m in messages], pa.int32()),
+            pa.array([m.offset() for m in messages], pa.int64()),
+            pa.array(
+                [ts * 1000 if kind and ts >= 0 else None for kind, ts in stamps],
+                _ARROW_SCHEMA.field("timestamp").type,
+            ),
+            # librdkafka: 1 create time, 2 log-append time; Spark's rows: 0 and 1.
+            pa.array([kind - 1 if kind else -1 for kind, _ in stamps], pa.int32()),
+        ],
+        schema=_ARROW_SCHEMA,
+    )
 
 
 class KafkaPyStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
@@ -220,18 +170,31 @@ class KafkaPyStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
 
     def _client(self) -> Any:
         if self._consumer is None:
-            self._consumer = _consumer(self.config)
+            from data_platform.kafka import client
+
+            self._consumer = client.new_consumer(self.config)
         return self._consumer
 
-    def _tps(self) -> list[Any]:
-        return topic_partitions(self._client(), self.topics)
-
     def _earliest(self) -> Offsets:
-        tps = self._tps()
-        return _group(self._client().beginning_offsets(tps))
+        """The log start of every partition (ListOffsets(earliest) is exact everywhere)."""
+        from confluent_kafka import TopicPartition
+
+        from data_platform.kafka import client
+
+        consumer = self._client()
+        starts = {}
+        for topic in self.topics:
+            try:
+                partitions = client.topic_partitions(consumer, topic)
+            except client.BrokerUnavailable as exc:
+                raise RuntimeError(f"kafka_py source: {exc}") from exc
+            for p in partitions:
+                low, _ = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
+                starts[(topic, p)] = max(low, 0)
+        return _group(starts)
 
     def _latest(self) -> Offsets:
-        return probe_end_offsets(self.config, self._tps())
+        return probe_end_offsets(self.config, self.topics)
 
     def initialOffset(self) -> dict:
         earliest = self._earliest()

@@ -44,15 +44,17 @@ def kafka_options(kafka: KafkaResource, kafka_format: str) -> dict[str, str]:
                 "org.apache.kafka.common.security.plain.PlainLoginModule required "
                 f'username="{security.sasl_username}" password="{security.sasl_password}";'
             )
-        else:
-            options["kafka.sasl.plain.username"] = security.sasl_username or ""
-            options["kafka.sasl.plain.password"] = security.sasl_password or ""
+        else:  # librdkafka's names
+            options["kafka.sasl.username"] = security.sasl_username or ""
+            options["kafka.sasl.password"] = security.sasl_password or ""
     if security.ssl_cafile:
         if kafka_format == "kafka":
             options["kafka.ssl.truststore.type"] = "PEM"
             options["kafka.ssl.truststore.location"] = security.ssl_cafile
         else:
-            options["kafka.ssl.cafile"] = security.ssl_cafile
+            options["kafka.ssl.ca.location"] = security.ssl_cafile
+    if kafka_format != "kafka":
+        options["kafka.isolation.level"] = kafka.isolation_level
     return options
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from data_platform.lib import kafka_io
+from data_platform.kafka import client
 from data_platform.lib.local_broker import LocalBroker
 from data_platform.ops import cli
 from data_platform.streaming.kafka_resource import KafkaResource
@@ -16,9 +16,12 @@ def test_ensure_topics_is_idempotent(kafka_broker: LocalBroker, monkeypatch, cap
     assert cli.main(["kafka", "ensure-topics"]) == 0
     assert cli.main(["kafka", "ensure-topics"]) == 0
     assert "created nothing (all present)" in capsys.readouterr().out.splitlines()[-1]
-    config = KafkaResource().bounded_config()
-    assert kafka_io.topic_partitions(config, "orders") == [0, 1, 2]
-    assert kafka_io.topic_partitions(config, "orders-dlq") == [0]
+    consumer = client.new_consumer(KafkaResource().librdkafka_config())
+    try:
+        assert client.topic_partitions(consumer, "orders") == [0, 1, 2]
+        assert client.topic_partitions(consumer, "orders-dlq") == [0]
+    finally:
+        consumer.close()
 
 
 def test_produce_orders_publishes_keyed_events_with_poison(kafka, monkeypatch, capsys) -> None:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from data_platform.lib import kafka_io
+from data_platform.kafka import client
 from data_platform.lib.faults import FAULTS_ENV
 from data_platform.ops import cli
 from data_platform_tests.streaming.microbatch.test_microbatch import produce, read_topic
@@ -26,9 +26,7 @@ def _replay(capsys, *args: str) -> str:
 
 
 def test_replay_is_idempotent(kafka, loaded, warehouse, capsys) -> None:
-    before = kafka_io.probe_highwaters(
-        kafka.bounded_config(), kafka.orders_topic, {0: 0, 1: 0, 2: 0}, 5
-    )
+    before = client.probe_end_offsets(kafka.librdkafka_config(), kafka.orders_topic, None, 5)
     assert "would replay 4 dead letter(s)" in _replay(capsys, "--reason", "not_json", "--dry-run")
     assert "replayed 4 dead letter(s); marked 4" in _replay(capsys, "--reason", "not_json")
     assert "replayed 0 dead letter(s)" in _replay(capsys, "--reason", "not_json")

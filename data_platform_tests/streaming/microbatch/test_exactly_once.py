@@ -9,7 +9,7 @@ import time
 import dagster as dg
 import pytest
 
-from data_platform.lib import kafka_io
+from data_platform.kafka import client
 from data_platform.lib.faults import FAULTS_ENV
 from data_platform.lib.local_broker import free_port
 from data_platform.streaming.kafka_resource import KafkaResource
@@ -20,8 +20,8 @@ pytestmark = pytest.mark.kafka
 
 
 def committed(kafka: KafkaResource) -> dict[int, int | None]:
-    return kafka_io.committed_offsets(
-        kafka.bounded_config(), kafka.consumer_group, kafka.orders_topic, [0, 1, 2]
+    return client.committed_offsets(
+        kafka.librdkafka_config(), kafka.consumer_group, kafka.orders_topic, [0, 1, 2]
     )
 
 

@@ -7,9 +7,10 @@ import dagster as dg
 import pytest
 from kafka import KafkaProducer
 
-from data_platform.lib import event_producer, kafka_io
+from data_platform.kafka import client
+from data_platform.lib import event_producer
 from data_platform.lib import order_events as oe
-from data_platform.lib.kafka_offsets import PartitionRange
+from data_platform.kafka.ranges import PartitionRange
 from data_platform.resources import WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 
@@ -27,11 +28,11 @@ def table_count(warehouse: WarehouseResource, table: str) -> int:
 
 
 def read_topic(kafka: KafkaResource, topic: str) -> list:
-    config = kafka.bounded_config()
-    partitions = kafka_io.topic_partitions(config, topic)
-    marks = kafka_io.probe_highwaters(config, topic, dict.fromkeys(partitions, 0), 5)
-    ranges = [PartitionRange(p, 0, hw) for p, hw in marks.items()]
-    return kafka_io.read_ranges(config, topic, ranges)[0]
+    config = kafka.librdkafka_config()
+    marks = client.probe_end_offsets(config, topic, None, 5)
+    reader = client.RangeReader(config, topic, [PartitionRange(p, 0, hw) for p, hw in marks.items()])
+    records = [client.record_of(m) for chunk in reader for m in chunk]
+    return sorted(records, key=lambda r: (r.partition, r.offset))
 
 
 def test_sensor_yields_run_request_with_ranges(kafka, harness_factory) -> None:

@@ -1,0 +1,471 @@
+"""The Kafka data path on librdkafka (confluent-kafka): exact offset-range reads, the sensor's
+end-offset probe, dead-letter publishing and consumer-group commits.
+
+Broker facts that shape it (see the README's Kafka page): ListOffsets may under-report on some
+brokers (tansu here), so "how much is there" comes from what a Fetch reply carried, which
+librdkafka caches (`get_watermark_offsets(cached=True)`); group membership is slow, so
+consumers `assign` explicit offsets and commits name their offsets. A partition's read ends at a
+record at or past its range end, or at librdkafka's end-of-partition event, whose offset is the
+last stable offset under `read_committed`: ranges that end in a transaction marker, a compaction
+gap or an open transaction finish without waiting. Batches librdkafka cannot decode (CRC
+mismatch, corrupt compressed data) are skipped and reported, never retried forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+
+from data_platform.kafka.ranges import PartitionRange
+from data_platform.kafka.reachability import BrokerUnavailable, check_reachable
+
+LOG = logging.getLogger(__name__)
+Headers = list[tuple[str, bytes | None]]
+
+# librdkafka settings for short bounded reads: no 1 s queue backoff at a range's end
+# (fetch.queue.backoff.ms), no long broker wait at the log end, CRCs checked.
+READ_SETTINGS: dict[str, Any] = {
+    "enable.auto.commit": False,
+    "enable.auto.offset.store": False,
+    "enable.partition.eof": True,
+    "auto.offset.reset": "error",
+    "fetch.queue.backoff.ms": 0,
+    "fetch.wait.max.ms": 50,
+    "fetch.error.backoff.ms": 50,
+    "check.crcs": True,
+    "retry.backoff.ms": 10,
+    "reconnect.backoff.ms": 10,
+}
+# Errors librdkafka reports for a batch it received but cannot turn into records.
+UNDECODABLE = {KafkaError._BAD_MSG, KafkaError._BAD_COMPRESSION, KafkaError._NOT_IMPLEMENTED}
+_CONSUME_BATCH = 10_000
+_POLL_S = 0.05
+
+
+class RangeUnavailable(RuntimeError):
+    """A planned range cannot be read: the broker no longer (or not yet) has those offsets."""
+
+
+class KafkaRecord(NamedTuple):
+    """One record as a whole, for the few places that need one (dead letters, the Spark rows)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int  # ms since the epoch, -1 when absent
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+
+
+def record_of(message: Message) -> KafkaRecord:
+    _, timestamp = message.timestamp()
+    return KafkaRecord(
+        message.topic(),
+        message.partition(),
+        message.offset(),
+        timestamp,
+        message.key(),
+        message.value(),
+        list(message.headers() or []),
+    )
+
+
+@dataclass(frozen=True)
+class UndecodableSpan:
+    """Offsets `[start, end)` of one partition that held a batch librdkafka could not decode."""
+
+    partition: int
+    start: int
+    end: int
+    reason: str
+
+
+def _logger(name: str) -> logging.Logger:
+    """librdkafka's own log lines (e.g. a broker closing an idle connection) go to Python logging
+    at their level instead of raw stderr."""
+    return logging.getLogger(f"librdkafka.{name}")
+
+
+def _bootstrap(config: dict[str, Any]) -> list[str]:
+    return [s for s in str(config["bootstrap.servers"]).split(",") if s.strip()]
+
+
+def new_consumer(config: dict[str, Any], **extra: Any) -> Consumer:
+    """A consumer tuned for bounded reads; fails fast when no bootstrap server answers."""
+    check_reachable(_bootstrap(config), 2.0)
+    settings = {"group.id": "data-platform-reader", **READ_SETTINGS, **config, **extra}
+    return Consumer(settings, logger=_logger("consumer"))
+
+
+def topic_partitions(consumer: Consumer, topic: str, timeout_s: float = 5.0) -> list[int]:
+    """The topic's partition ids; BrokerUnavailable when the topic does not exist."""
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout_s)
+    except KafkaException as exc:
+        raise BrokerUnavailable(f"no metadata for topic {topic!r}: {exc}") from exc
+    found = metadata.topics.get(topic)
+    if found is None or found.error is not None or not found.partitions:
+        detail = f" ({found.error})" if found is not None and found.error else ""
+        raise BrokerUnavailable(f"topic {topic!r} does not exist on the broker{detail}")
+    return sorted(found.partitions)
+
+
+def probe_end_offsets(
+    config: dict[str, Any], topic: str, starts: dict[int, int] | None, timeout_s: float
+) -> dict[int, int]:
+    """The readable end of each partition, from Fetch replies starting at `starts` (0 if None).
+
+    The end is the end-of-partition offset when the first replies reach it (the last stable
+    offset under read_committed), else the high watermark the replies carried; records read
+    are discarded. Never from ListOffsets, which some brokers under-report.
+    """
+    consumer = new_consumer(config, **{"max.partition.fetch.bytes": 65536})
+    try:
+        partitions = topic_partitions(consumer, topic)
+        starts = {p: (starts or {}).get(p, 0) for p in partitions}
+        consumer.assign([TopicPartition(topic, p, o) for p, o in starts.items()])
+        tps = {p: TopicPartition(topic, p) for p in partitions}
+        ends: dict[int, int] = {}
+        deadline = time.monotonic() + timeout_s
+        while len(ends) < len(partitions):
+            if time.monotonic() > deadline:
+                missing = sorted(set(partitions) - set(ends))
+                raise BrokerUnavailable(
+                    f"no fetch reply for {topic} partitions {missing} within {timeout_s:.0f}s"
+                )
+            for message in consumer.consume(_CONSUME_BATCH, _POLL_S):
+                error = message.error()
+                if error is None or error.code() in UNDECODABLE:
+                    continue
+                if error.code() == KafkaError._PARTITION_EOF:
+                    ends.setdefault(message.partition(), message.offset())
+                elif error.code() == KafkaError.OFFSET_OUT_OF_RANGE:
+                    # A start past the log (a recreated topic): the caller compares the end.
+                    consumer.seek(TopicPartition(topic, message.partition(), OFFSET_BEGINNING))
+                else:
+                    _raise_for(error, topic)
+            for p, tp in tps.items():
+                if p not in ends:
+                    _, high = consumer.get_watermark_offsets(tp, cached=True)
+                    if high is not None and high >= 0:
+                        ends[p] = high
+        return ends
+    finally:
+        consumer.close()
+
+
+def _raise_for(error: KafkaError, topic: str) -> None:
+    """Turn a consumer error event into the exception its kind deserves (or ignore it)."""
+    code = error.code()
+    if code == KafkaError.OFFSET_OUT_OF_RANGE:
+        raise RangeUnavailable(f"{topic}: {error.str()}")
+    if error.fatal() or code in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
+        raise BrokerUnavailable(f"{topic}: {error.str()}")
+    if code in (
+        KafkaError.SASL_AUTHENTICATION_FAILED,
+        KafkaError._AUTHENTICATION,
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.GROUP_AUTHORIZATION_FAILED,
+        KafkaError._SSL,
+    ):
+        raise BrokerUnavailable(f"{topic}: {error.str()}")
+    LOG.debug("transient consumer error on %s: %s", topic, error.str())
+
+
+class RangeReader:
+    """The records of `ranges` of one topic, as lists of confluent-kafka messages (each within its
+    range, offset order per partition). Afterwards `read` holds the ranges really covered (cut at
+    the last stable offset where an open transaction ends the readable log), `highwaters` the
+    partitions' high watermarks and `undecodable` the batches skipped.
+
+    Fails, naming partitions and positions, rather than return part of a range: when no progress
+    is made for `idle_timeout_s`, or when the broker no longer has an offset (retention).
+    """
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        topic: str,
+        ranges: list[PartitionRange],
+        idle_timeout_s: float = 15.0,
+    ) -> None:
+        self.config, self.topic, self.idle_timeout_s = config, topic, idle_timeout_s
+        self.wanted = {r.partition: r for r in ranges if r.size}
+        self.highwaters: dict[int, int] = {}
+        self.undecodable: list[UndecodableSpan] = []
+        self.read: list[PartitionRange] = []
+
+    def __iter__(self) -> Iterator[list[Message]]:
+        ends = {p: r.end for p, r in self.wanted.items()}
+        positions = {p: r.start for p, r in self.wanted.items()}
+        if not positions:
+            return
+        consumer = new_consumer(self.config)
+        try:
+            consumer.assign([TopicPartition(self.topic, p, o) for p, o in positions.items()])
+            deadline = time.monotonic() + self.idle_timeout_s
+            while positions:
+                messages = consumer.consume(_CONSUME_BATCH, _POLL_S)
+                if not messages:
+                    if time.monotonic() > deadline:
+                        self._stuck(consumer, positions)
+                    continue
+                deadline = time.monotonic() + self.idle_timeout_s
+                kept = self._take(consumer, messages, positions, ends)
+                if kept:
+                    yield kept
+            self.read = [PartitionRange(p, r.start, ends[p]) for p, r in self.wanted.items()]
+            self.highwaters = self._highwaters(consumer)
+        finally:
+            consumer.close()
+
+    def _take(
+        self,
+        consumer: Consumer,
+        messages: list[Message],
+        positions: dict[int, int],
+        ends: dict[int, int],
+    ) -> list[Message]:
+        """The messages inside their ranges; advances `positions`, drops finished partitions."""
+        kept = []
+        for message in messages:
+            partition = message.partition()
+            if partition not in positions:
+                continue  # finished, or queued before a skip
+            offset = message.offset()
+            error = message.error()
+            if error is None:
+                if offset < positions[partition]:
+                    continue
+                if offset < ends[partition]:
+                    kept.append(message)
+                    positions[partition] = offset + 1
+                if offset >= ends[partition] - 1:
+                    del positions[partition]
+            elif error.code() == KafkaError._PARTITION_EOF:
+                if offset >= ends[partition]:
+                    del positions[partition]
+                elif offset >= positions[partition]:
+                    ends[partition] = offset  # an open transaction: readable up to here
+                    del positions[partition]
+            elif error.code() in UNDECODABLE and offset >= positions[partition]:
+                resume = self._skip_batch(partition, offset, ends[partition], error.str())
+                if resume >= ends[partition]:
+                    del positions[partition]
+                else:
+                    positions[partition] = resume
+                    consumer.seek(TopicPartition(self.topic, partition, resume))
+            elif error.code() not in UNDECODABLE:
+                _raise_for(error, self.topic)
+        return kept
+
+    def _skip_batch(self, partition: int, offset: int, end: int, reason: str) -> int:
+        """Where the undecodable batch at `offset` ends: the first offset whose read no longer
+        fails at `offset`, found by binary search with a single-partition consumer (a fetch
+        from inside a batch returns the whole batch, so each probe costs one fetch)."""
+        low, high = offset, end  # a read from `low` fails there; `high` is past the batch
+        while high - low > 1:
+            middle = (low + high) // 2
+            if self._fails_at(partition, middle, offset):
+                low = middle
+            else:
+                high = middle
+        LOG.warning(
+            "%s/%d: offsets [%d, %d) are in a batch that cannot be decoded (%s); skipped",
+            self.topic, partition, offset, high, reason,
+        )  # fmt: skip
+        self.undecodable.append(UndecodableSpan(partition, offset, high, reason))
+        return high
+
+    def _fails_at(self, partition: int, start: int, bad_offset: int) -> bool:
+        consumer = new_consumer(self.config)
+        try:
+            consumer.assign([TopicPartition(self.topic, partition, start)])
+            deadline = time.monotonic() + self.idle_timeout_s
+            while time.monotonic() < deadline:
+                for message in consumer.consume(1, _POLL_S):
+                    error = message.error()
+                    if error is None or error.code() == KafkaError._PARTITION_EOF:
+                        return False
+                    if error.code() in UNDECODABLE:
+                        return message.offset() == bad_offset
+                    _raise_for(error, self.topic)
+            raise BrokerUnavailable(
+                f"{self.topic}/{partition}: no fetch reply from offset {start} while locating "
+                f"the end of an undecodable batch"
+            )
+        finally:
+            consumer.close()
+
+    def _highwaters(self, consumer: Consumer) -> dict[int, int]:
+        marks = {}
+        for p in self.wanted:
+            _, high = consumer.get_watermark_offsets(TopicPartition(self.topic, p), cached=True)
+            if high is not None and high >= 0:
+                marks[p] = high
+        return marks
+
+    def _stuck(self, consumer: Consumer, positions: dict[int, int]) -> None:
+        ends = {p: self.wanted[p].end for p in positions}
+        marks = self._highwaters(consumer)
+        raise BrokerUnavailable(
+            f"{self.topic}: could not read planned ranges within {self.idle_timeout_s:.0f}s "
+            f"of inactivity; stuck at positions {positions} (ends {ends}, high watermarks "
+            f"{ {p: marks.get(p) for p in positions} })"
+        )
+
+
+OutgoingMessage = tuple[bytes | None, bytes | None, Headers]  # key, value, headers
+
+
+class Publisher:
+    """An idempotent producer: `send` queues (key, value, headers) messages, `finish` waits until
+    the broker acknowledged every one and raises if any failed. Keys, values and header values
+    may be None; they pass through as they are."""
+
+    def __init__(self, config: dict[str, Any], topic: str, timeout_s: float = 30.0) -> None:
+        self.config, self.topic, self.timeout_s = config, topic, timeout_s
+        self._producer: Producer | None = None
+        self._sent = 0
+        self._errors: list[str] = []
+
+    def send(self, messages: Iterable[OutgoingMessage]) -> None:
+        for key, value, headers in messages:
+            if self._producer is None:
+                self._producer = self._start()
+            while True:
+                try:
+                    self._producer.produce(
+                        self.topic, value=value, key=key, headers=headers, on_delivery=self._ack
+                    )
+                    break
+                except BufferError:  # the local queue is full: let deliveries drain it
+                    self._producer.poll(0.05)
+            self._sent += 1
+
+    def finish(self) -> int:
+        """Block until every message sent so far is acknowledged; returns how many there were."""
+        if self._producer is not None:
+            left = self._producer.flush(self.timeout_s)
+            if left:
+                raise BrokerUnavailable(
+                    f"{left} message(s) to {self.topic} not acknowledged within "
+                    f"{self.timeout_s:.0f}s"
+                )
+        if self._errors:
+            raise BrokerUnavailable(
+                f"{len(self._errors)} message(s) to {self.topic} failed: {self._errors[0]}"
+            )
+        return self._sent
+
+    def close(self) -> None:
+        self._producer = None  # librdkafka's handle is released with the object
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _ack(self, error: KafkaError | None, _message: Message) -> None:
+        if error is not None:
+            self._errors.append(error.str())
+
+    def _start(self) -> Producer:
+        check_reachable(_bootstrap(self.config), 2.0)
+        settings = {
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "batch.size": 1024 * 1024,
+            # A dead letter is a record the source topic accepted: never refuse it on size here.
+            "message.max.bytes": 16 * 1024 * 1024,
+            "message.timeout.ms": int(self.timeout_s * 1000),
+            "retry.backoff.ms": 10,
+            **self.config,
+        }
+        settings.pop("isolation.level", None)  # a consumer setting
+        return Producer(settings, logger=_logger("producer"))
+
+
+def publish(
+    config: dict[str, Any], topic: str, messages: Iterable[OutgoingMessage], timeout_s: float = 30.0
+) -> int:
+    """Send (key, value, headers) messages and wait until the broker acknowledged all of them."""
+    with Publisher(config, topic, timeout_s) as publisher:
+        publisher.send(messages)
+        return publisher.finish()
+
+
+class GroupCommitter:
+    """Advances a consumer group's offsets for standard lag tooling, never backwards.
+
+    Prepared ahead of time (connect, read the current offsets) so that the commit itself, which
+    must wait for the warehouse commit, is one short request.
+    """
+
+    def __init__(
+        self, config: dict[str, Any], group_id: str, topic: str, partitions: list[int]
+    ) -> None:
+        self.topic = topic
+        self._consumer = new_consumer(config, **{"group.id": group_id})
+        try:
+            self.current = _committed(self._consumer, topic, partitions)
+        except BaseException:
+            self._consumer.close()
+            raise
+
+    def commit(self, ends: dict[int, int], metadata: str) -> dict[int, int]:
+        """Commit `ends` where they are ahead of the group; returns the group's offsets."""
+        advance = [
+            TopicPartition(self.topic, p, end, metadata=metadata)
+            for p, end in ends.items()
+            if self.current.get(p) is None or end > (self.current[p] or 0)
+        ]
+        if advance:
+            for tp in self._consumer.commit(offsets=advance, asynchronous=False) or []:
+                if tp.error is not None:
+                    raise BrokerUnavailable(f"group commit of {tp} failed: {tp.error}")
+        return {p: max(end, self.current.get(p) or 0) for p, end in ends.items()}
+
+    def close(self) -> None:
+        self._consumer.close()
+
+    def __enter__(self) -> GroupCommitter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _committed(consumer: Consumer, topic: str, partitions: list[int]) -> dict[int, int | None]:
+    try:
+        found = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+    except KafkaException as exc:
+        raise BrokerUnavailable(f"could not read committed offsets of {topic}: {exc}") from exc
+    return {tp.partition: tp.offset if tp.offset >= 0 else None for tp in found}
+
+
+def committed_offsets(
+    config: dict[str, Any], group_id: str, topic: str, partitions: list[int]
+) -> dict[int, int | None]:
+    """The group's committed offset per partition (None where it has none)."""
+    consumer = new_consumer(config, **{"group.id": group_id})
+    try:
+        return _committed(consumer, topic, partitions)
+    finally:
+        consumer.close()
