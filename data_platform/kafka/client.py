@@ -48,6 +48,7 @@ READ_SETTINGS: dict[str, Any] = {
     "check.crcs": True,
     "retry.backoff.ms": 10,
     "reconnect.backoff.ms": 10,
+    "log.connection.close": False,  # a broker closing an idle connection is no news
 }
 # Errors librdkafka reports for a batch it received but cannot turn into records.
 UNDECODABLE = {KafkaError._BAD_MSG, KafkaError._BAD_COMPRESSION, KafkaError._NOT_IMPLEMENTED}
@@ -104,11 +105,40 @@ def _bootstrap(config: dict[str, Any]) -> list[str]:
     return [s for s in str(config["bootstrap.servers"]).split(",") if s.strip()]
 
 
+# Client-wide errors that no retry mends: reported by librdkafka through `error_cb`, never as a
+# message, so each consumer raises them on its next `consume`.
+_FATAL_CLIENT_ERRORS = {
+    KafkaError._AUTHENTICATION,
+    KafkaError.SASL_AUTHENTICATION_FAILED,
+    KafkaError._SSL,
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+}
+
+
+class _Consumer(Consumer):
+    """A Consumer whose `consume` raises BrokerUnavailable on an authentication or TLS error
+    (librdkafka would otherwise retry silently until a caller's timeout)."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.client_errors: list[KafkaError] = []
+        super().__init__(
+            {**settings, "error_cb": self.client_errors.append}, logger=_logger("consumer")
+        )
+
+    def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Message]:
+        messages = super().consume(num_messages, timeout)
+        for error in self.client_errors:
+            if error.code() in _FATAL_CLIENT_ERRORS or error.fatal():
+                raise BrokerUnavailable(f"Kafka client error: {error.str()}")
+        self.client_errors.clear()
+        return messages
+
+
 def new_consumer(config: dict[str, Any], **extra: Any) -> Consumer:
-    """A consumer tuned for bounded reads; fails fast when no bootstrap server answers."""
+    """A consumer tuned for bounded reads; fails fast when no bootstrap server answers or the
+    broker refuses its credentials."""
     check_reachable(_bootstrap(config), 2.0)
-    settings = {"group.id": "data-platform-reader", **READ_SETTINGS, **config, **extra}
-    return Consumer(settings, logger=_logger("consumer"))
+    return _Consumer({"group.id": "data-platform-reader", **READ_SETTINGS, **config, **extra})
 
 
 def topic_partitions(consumer: Consumer, topic: str, timeout_s: float = 5.0) -> list[int]:
@@ -208,6 +238,7 @@ class RangeReader:
         self.highwaters: dict[int, int] = {}
         self.undecodable: list[UndecodableSpan] = []
         self.read: list[PartitionRange] = []
+        self._skipped: set[tuple[int, str]] = set()
 
     def __iter__(self) -> Iterator[list[Message]]:
         ends = {p: r.end for p, r in self.wanted.items()}
@@ -262,36 +293,47 @@ class RangeReader:
                 elif offset >= positions[partition]:
                     ends[partition] = offset  # an open transaction: readable up to here
                     del positions[partition]
-            elif error.code() in UNDECODABLE and offset >= positions[partition]:
-                resume = self._skip_batch(partition, offset, ends[partition], error.str())
+            elif error.code() in UNDECODABLE:
+                if (partition, error.str()) in self._skipped or offset < positions[partition]:
+                    continue  # queued before the skip
+                # A batch that does not parse can carry a nonsense offset: it starts here,
+                # unless a fresh read from here succeeds (the event was queued before a skip).
+                start = offset if offset < ends[partition] else positions[partition]
+                if start == positions[partition] and not self._fails_at(partition, start):
+                    continue
+                self._skipped.add((partition, error.str()))
+                resume = self._skip_batch(partition, start, ends[partition], error.str())
                 if resume >= ends[partition]:
                     del positions[partition]
                 else:
                     positions[partition] = resume
                     consumer.seek(TopicPartition(self.topic, partition, resume))
-            elif error.code() not in UNDECODABLE:
+            else:
                 _raise_for(error, self.topic)
         return kept
 
-    def _skip_batch(self, partition: int, offset: int, end: int, reason: str) -> int:
-        """Where the undecodable batch at `offset` ends: the first offset whose read no longer
-        fails at `offset`, found by binary search with a single-partition consumer (a fetch
-        from inside a batch returns the whole batch, so each probe costs one fetch)."""
-        low, high = offset, end  # a read from `low` fails there; `high` is past the batch
+    def _skip_batch(self, partition: int, start: int, end: int, reason: str) -> int:
+        """Where the undecodable batch at `start` ends: the first offset from which a read no
+        longer fails, found with a single-partition consumer by galloping then bisecting (a
+        fetch from inside a batch returns the whole batch, so each probe costs one fetch)."""
+        low, high, step = start, end, 1  # a read from `low` fails; one from `high` does not
+        while low + step < end:
+            if not self._fails_at(partition, low + step):
+                high = low + step
+                break
+            low, step = low + step, step * 2
         while high - low > 1:
             middle = (low + high) // 2
-            if self._fails_at(partition, middle, offset):
-                low = middle
-            else:
-                high = middle
+            low, high = (middle, high) if self._fails_at(partition, middle) else (low, middle)
         LOG.warning(
             "%s/%d: offsets [%d, %d) are in a batch that cannot be decoded (%s); skipped",
-            self.topic, partition, offset, high, reason,
+            self.topic, partition, start, high, reason,
         )  # fmt: skip
-        self.undecodable.append(UndecodableSpan(partition, offset, high, reason))
+        self.undecodable.append(UndecodableSpan(partition, start, high, reason))
         return high
 
-    def _fails_at(self, partition: int, start: int, bad_offset: int) -> bool:
+    def _fails_at(self, partition: int, start: int) -> bool:
+        """Whether a read from `start` begins with a decoding error."""
         consumer = new_consumer(self.config)
         try:
             consumer.assign([TopicPartition(self.topic, partition, start)])
@@ -302,7 +344,7 @@ class RangeReader:
                     if error is None or error.code() == KafkaError._PARTITION_EOF:
                         return False
                     if error.code() in UNDECODABLE:
-                        return message.offset() == bad_offset
+                        return True
                     _raise_for(error, self.topic)
             raise BrokerUnavailable(
                 f"{self.topic}/{partition}: no fetch reply from offset {start} while locating "
@@ -424,7 +466,7 @@ class GroupCommitter:
         self.topic = topic
         self._consumer = new_consumer(config, **{"group.id": group_id})
         try:
-            self.current = _committed(self._consumer, topic, partitions)
+            self.current = _committed(self._consumer, topic, partitions) if partitions else {}
         except BaseException:
             self._consumer.close()
             raise

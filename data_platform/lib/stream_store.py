@@ -281,6 +281,22 @@ def read_ledger_nowait(path: Path, topic: str) -> list[tuple[int, int, int]]:
         raise LedgerUnavailable(str(exc)) from exc
 
 
+def unpublished_nowait(path: Path, topic: str) -> int:
+    """How many committed dead letters of `topic` wait for the DLQ topic (0 when the warehouse
+    is locked or older than the column: the next batch publishes them anyway)."""
+    if not path.exists():
+        return 0
+    try:
+        with warehouse.connect(path, read_only=True, lock_timeout_seconds=0.5) as conn:
+            row = conn.execute(
+                f"""SELECT COUNT(*) FROM {DLQ} WHERE topic = ? AND published_at IS NULL""",  # noqa: S608
+                [topic],
+            ).fetchone()
+    except (warehouse.WarehouseLockTimeout, duckdb.Error):
+        return 0
+    return int(row[0]) if row else 0
+
+
 def forget_topic(conn: duckdb.DuckDBPyConnection, topic: str) -> dict[str, int]:
     """Delete a topic's events, dead letters and ledger in one transaction (a recreated topic's
     offsets restart at 0, so the old rows would shadow the new records)."""

@@ -16,7 +16,11 @@ from data_platform.lib.kafka_offsets import (
     plan_batch,
     run_key,
 )
-from data_platform.lib.stream_store import LedgerUnavailable, read_ledger_nowait
+from data_platform.lib.stream_store import (
+    LedgerUnavailable,
+    read_ledger_nowait,
+    unpublished_nowait,
+)
 from data_platform.resources import WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.microbatch.jobs import (
@@ -121,6 +125,9 @@ def plan_tick(
         )
     ranges = plan_batch(starts, highwaters, max_records)
     if not ranges:
+        waiting = 0 if in_flight else unpublished_nowait(warehouse.resolved_path(), topic)
+        if waiting:  # a batch died between its commit and its DLQ publish
+            return _publish_request(topic, starts, waiting)
         return dg.SkipReason(f"{topic}: no new records (lag {_lag_text(lag(starts, highwaters))})")
     next_offsets = {**starts, **{r.partition: r.end for r in ranges}}
     base_key = run_key(topic, ranges)
@@ -133,23 +140,38 @@ def plan_tick(
     )
     request = dg.RunRequest(
         run_key=key,
-        run_config={
-            "ops": {
-                "orders_microbatch": {
-                    "config": {
-                        "topic": topic,
-                        "ranges": [
-                            {"partition": r.partition, "start": r.start, "end": r.end}
-                            for r in ranges
-                        ],
-                    }
-                }
-            }
-        },
+        run_config=_run_config(topic, ranges),
         tags={TOPIC_TAG: topic, BATCH_TAG: key, RANGES_TAG: format_ranges(ranges)},
     )
     new_cursor = SensorCursor(topic, next_offsets, key, attempt)
     return dg.SensorResult(run_requests=[request], cursor=new_cursor.to_json())
+
+
+def _run_config(topic: str, ranges: list) -> dict:
+    return {
+        "ops": {
+            "orders_microbatch": {
+                "config": {
+                    "topic": topic,
+                    "ranges": [
+                        {"partition": r.partition, "start": r.start, "end": r.end} for r in ranges
+                    ],
+                }
+            }
+        }
+    }
+
+
+def _publish_request(topic: str, starts: dict[int, int], waiting: int) -> dg.SensorResult:
+    """A batch of no ranges: it publishes the committed dead letters still waiting. Its key
+    names the position and the count, so a publish that keeps failing is not re-requested
+    until something changes."""
+    position = " ".join(f"{p}:{o}" for p, o in sorted(starts.items()))
+    key = f"{topic} publish-dead-letters {position} waiting={waiting}"
+    request = dg.RunRequest(
+        run_key=key, run_config=_run_config(topic, []), tags={TOPIC_TAG: topic, BATCH_TAG: key}
+    )
+    return dg.SensorResult(run_requests=[request])
 
 
 def build_orders_kafka_sensor(

@@ -8,9 +8,9 @@ import pytest
 from kafka import KafkaProducer
 
 from data_platform.kafka import client
+from data_platform.kafka.ranges import PartitionRange
 from data_platform.lib import event_producer
 from data_platform.lib import order_events as oe
-from data_platform.kafka.ranges import PartitionRange
 from data_platform.resources import WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 
@@ -30,7 +30,9 @@ def table_count(warehouse: WarehouseResource, table: str) -> int:
 def read_topic(kafka: KafkaResource, topic: str) -> list:
     config = kafka.librdkafka_config()
     marks = client.probe_end_offsets(config, topic, None, 5)
-    reader = client.RangeReader(config, topic, [PartitionRange(p, 0, hw) for p, hw in marks.items()])
+    reader = client.RangeReader(
+        config, topic, [PartitionRange(p, 0, hw) for p, hw in marks.items()]
+    )
     records = [client.record_of(m) for chunk in reader for m in chunk]
     return sorted(records, key=lambda r: (r.partition, r.offset))
 
