@@ -385,6 +385,13 @@ class Publisher:
         self._sent = 0
         self._errors: list[str] = []
 
+    def start(self) -> Publisher:
+        """Start the producer now: an idempotent producer first obtains its producer id (~0.5 s
+        on a new connection), which then overlaps with the caller's other work."""
+        if self._producer is None:
+            self._producer = self._start()
+        return self
+
     def send(self, messages: Iterable[OutgoingMessage]) -> None:
         for key, value, headers in messages:
             if self._producer is None:

@@ -7,13 +7,13 @@ import json
 from collections.abc import Callable
 
 import dagster as dg
-from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
+from data_platform.kafka import client
 from data_platform.lib import warehouse, window_store
 from data_platform.lib.paths import warehouse_path
 from data_platform.streaming.kafka_resource import KafkaResource
-from data_platform.streaming.windows import kafka_source, topic_guard
+from data_platform.streaming.windows import topic_guard
 
 ASSET = "order_window_aggregates"
 # A dev broker keeps topics in memory: a restarted one re-creates `orders`, so start over.
@@ -22,16 +22,11 @@ TOP = 10
 
 
 def topic_records(kafka: KafkaResource) -> int:
-    """How many records the topic holds (high watermarks; raises TopicMissing, KafkaError)."""
+    """How many records the topic holds (end offsets; raises TopicMissing, KafkaError,
+    BrokerUnavailable)."""
     topic_guard.topic_id(kafka, kafka.orders_topic)
-    consumer = KafkaConsumer(**kafka.client_config())
-    try:
-        tps = kafka_source.topic_partitions(consumer, [kafka.orders_topic])
-    finally:
-        consumer.close()
-    config = kafka.client_config()
-    ends = kafka_source.probe_end_offsets(config, tps)
-    return sum(sum(p.values()) for p in ends.values())
+    ends = client.probe_end_offsets(kafka.librdkafka_config(), kafka.orders_topic, None, 10)
+    return sum(ends.values())
 
 
 def _latest_metadata() -> dict[str, object]:
@@ -52,7 +47,7 @@ def run_windows_demo(
     except topic_guard.TopicMissing:
         print(f"skipped: topic {kafka.orders_topic!r} does not exist (produce events first)")
         return
-    except (KafkaError, OSError) as exc:
+    except (KafkaError, OSError, client.BrokerUnavailable) as exc:
         print(f"skipped: Kafka at {kafka.resolved_bootstrap_servers()} unreachable ({exc})")
         return
     if records == 0:

@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import duckdb
+
 from data_platform.kafka import client
 from data_platform.kafka.ranges import PartitionRange
 from data_platform.kafka.reachability import BrokerUnavailable
@@ -61,7 +63,10 @@ def run_batch(
     partitions = sorted(r.partition for r in ranges if r.size)
     kafka.ensure_topics()
     reader = client.RangeReader(config, topic, ranges)
-    with client.GroupCommitter(config, kafka.consumer_group, topic, partitions) as group:
+    with (
+        client.GroupCommitter(config, kafka.consumer_group, topic, partitions) as group,
+        client.Publisher(config, kafka.dlq_topic).start() as dead_letters,
+    ):
         with warehouse.connect() as conn:
             stream_store.ensure_stream_schema(conn)
             transaction = stream_store.BatchTransaction(conn, topic, ranges, run_id, utcnow())
@@ -73,7 +78,7 @@ def run_batch(
             counts = transaction.commit(batch.dead_table(), reader.read)
             ledger = stream_store.ledger_rows(conn, topic)
             fault_point("microbatch.after_warehouse_commit")
-            published, unpublished = publish_dead_letters(kafka, conn, topic)
+            published, unpublished = publish_dead_letters(dead_letters, conn, topic)
         committed = group.commit({r.partition: r.end for r in reader.read}, run_id)
     fault_point("microbatch.after_kafka_commit")
     return MicroBatchOutcome(
@@ -130,7 +135,9 @@ def _dlq_messages(letters: list[stream_store.DeadLetter]) -> Iterator[client.Out
         yield letter.key, letter.payload, dlq_headers(letter)
 
 
-def publish_dead_letters(kafka: KafkaResource, conn, topic: str) -> tuple[int, int]:
+def publish_dead_letters(
+    publisher: client.Publisher, conn: duckdb.DuckDBPyConnection, topic: str
+) -> tuple[int, int]:
     """Publish the committed dead letters of `topic` not yet on the DLQ topic and stamp them;
     returns (published, still unpublished). A DLQ topic that cannot be reached does not fail
     the batch (its rows are committed): the next batch publishes them."""
@@ -138,12 +145,11 @@ def publish_dead_letters(kafka: KafkaResource, conn, topic: str) -> tuple[int, i
     if not letters:
         return 0, 0
     try:
-        published = client.publish(
-            kafka.librdkafka_config(), kafka.dlq_topic, _dlq_messages(letters)
-        )
+        publisher.send(_dlq_messages(letters))
+        published = publisher.finish()
     except BrokerUnavailable as exc:
         LOG.warning(
-            "%d dead letter(s) not published to %s yet: %s", len(letters), kafka.dlq_topic, exc
+            "%d dead letter(s) not published to %s yet: %s", len(letters), publisher.topic, exc
         )
         return 0, len(letters)
     fault_point("microbatch.after_dlq_publish")

@@ -76,7 +76,19 @@ def client_config(options: dict[str, str]) -> dict[str, Any]:
         key[len("kafka.") :]: value for key, value in options.items() if key.startswith("kafka.")
     }
     config.setdefault("isolation.level", "read_committed")
+    _check_settings(config)
     return config
+
+
+def _check_settings(config: dict[str, Any]) -> None:
+    """librdkafka's own verdict on every setting, before Spark plans anything: a throwaway
+    client, closed at once."""
+    from confluent_kafka import Consumer, KafkaException
+
+    try:
+        Consumer({**config, "group.id": "kafka-py-settings-check"}).close()
+    except (KafkaException, ValueError, TypeError) as exc:
+        raise ValueError(f"kafka_py source: option not accepted by librdkafka: {exc}") from exc
 
 
 def _group(values: dict[tuple[str, int], int]) -> Offsets:
