@@ -115,7 +115,8 @@ def _table(columns: dict[str, list[Any]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-_FAST_NAMES = (*EVENT_SCHEMA.names, "message")  # event_time as text until the chunk is parsed
+# Inline-accepted rows: event_time as text until the chunk is parsed; the topic is the batch's.
+_FAST_NAMES = (*EVENT_SCHEMA.names[1:], "message")
 
 
 @dataclass
@@ -131,6 +132,7 @@ class SplitBatch:
     read: int = 0
     drained: int = 0
     max_bytes: int = oe.DEFAULT_MAX_RECORD_BYTES
+    topic: str = ""
     dead_records: list[tuple[KafkaRecord, oe.EventError]] = field(default_factory=list)
 
     def drain_events(self) -> pa.Table:
@@ -155,6 +157,8 @@ class SplitBatch:
         arrays = [
             times
             if f.name == "event_time"
+            else pa.array([self.topic] * len(times), f.type)
+            if f.name == "topic"
             else kafka_times(fast[f.name])
             if f.name == "kafka_timestamp"
             else pa.array(fast[f.name], f.type)
@@ -203,8 +207,10 @@ def split_messages(
     batch.max_bytes = max_bytes
     fast = batch.fast
     # One bound append per column, called explicitly: a loop over the columns costs 3x as much.
-    (topics, partitions, offsets, order_ids, customer_ids, amounts, currencies, event_times,
+    (partitions, offsets, order_ids, customer_ids, amounts, currencies, event_times,
      kafka_timestamps, kept) = (fast[name].append for name in _FAST_NAMES)  # fmt: skip
+    if messages:
+        batch.topic = messages[0].topic()
     loads, inf = orjson.loads, math.inf
     for message in messages:
         value = message.value()
@@ -227,7 +233,6 @@ def split_messages(
                     and customer_id.strip()
                     and currency.strip()
                 ):
-                    topics(message.topic())
                     partitions(message.partition())
                     offsets(message.offset())
                     order_ids(order_id)
