@@ -122,7 +122,9 @@ def split_records(
     """Validate every record of a chunk (one partition) into events or dead letters.
 
     The loop is the hot path of a micro-batch: appends are bound once, Kafka timestamps stay
-    integers until Arrow converts the whole column.
+    integers until Arrow converts the whole column. The validator never raises, and the `try`
+    around it (free until something raises) keeps that promise for any validator: a record whose
+    validation raises is dead-lettered with the exception type, the loop goes on.
     """
     batch = batch if batch is not None else SplitBatch()
     ev = batch.events
@@ -134,7 +136,10 @@ def split_records(
     for i, (offset, timestamp, value) in enumerate(
         zip(chunk.offsets, chunk.timestamps, chunk.values, strict=True)
     ):
-        result = validate(value, max_bytes)
+        try:
+            result = validate(value, max_bytes)
+        except Exception as exc:
+            result = oe.unexpected_error(exc)
         if type(result) is event_type:
             order_id, customer_id, amount, currency, event_time = result
             topics(topic)
