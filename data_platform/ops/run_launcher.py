@@ -42,7 +42,8 @@ def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> tuple[int, floa
     for record in records:
         entry = record.event_log_entry
         event = entry.dagster_event
-        if event is None or not (entry.user_message or "").startswith(_RUN_WORKER_MESSAGES):
+        text = (event.message if event is not None else None) or entry.user_message or ""
+        if event is None or not text.startswith(_RUN_WORKER_MESSAGES):
             continue
         data = event.engine_event_data
         pid = data.metadata.get("pid") if data is not None else None

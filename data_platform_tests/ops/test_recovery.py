@@ -20,7 +20,7 @@ import dagster as dg
 import pytest
 
 from data_platform.lib import demo_source, event_producer
-from data_platform.lib.faults import FAULTS_ENV
+from data_platform.lib.faults import FAULTS_ENV, ONCE_ENV
 from data_platform.lib.local_broker import LocalBroker, free_port
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform_tests.conftest import REPO_ROOT, query
@@ -139,6 +139,37 @@ def recover(server: RestartableDagsterDev, dead: dg.DagsterRun) -> dict[str, flo
     }
 
 
+def assert_loaded_exactly_once(server: RestartableDagsterDev, warehouse: Path, sent: list) -> None:
+    """Wait until every produced record is in events or DLQ, then check none is there twice and
+    that a micro-batch run succeeded."""
+
+    def loaded() -> bool:
+        try:
+            rows = query(
+                warehouse,
+                "SELECT (SELECT COUNT(*) FROM stream.orders_events)"
+                " + (SELECT COUNT(*) FROM stream.orders_dlq)",
+            )[0][0]
+        except Exception:  # locked by the batch in progress, or not created yet
+            return False
+        return rows == len(sent)
+
+    wait_for("every record loaded", loaded, 180, server)
+    rows = query(
+        warehouse,
+        'SELECT "partition", "offset" FROM stream.orders_events'
+        ' UNION ALL SELECT "partition", "offset" FROM stream.orders_dlq',
+    )
+    assert len(rows) == len(set(rows)) == len(sent)  # no record twice, none lost
+    assert set(rows) == {(p, o) for p, o, _ in sent}
+    instance = server.instance()
+    success = dg.RunsFilter(
+        job_name="orders_microbatch_job", statuses=[dg.DagsterRunStatus.SUCCESS]
+    )
+    wait_for("a micro-batch run succeeded", lambda: instance.get_runs(filters=success), 60, server)
+    wait_for("pool warehouse idle", lambda: not claimed(instance), 60, server)
+
+
 @pytest.mark.kafka
 def test_kill_9_of_the_daemon_with_its_run_mid_micro_batch(dev_factory, tmp_path) -> None:
     with LocalBroker(log_path=tmp_path / "tansu.log") as broker:
@@ -166,32 +197,7 @@ def test_kill_9_of_the_daemon_with_its_run_mid_micro_batch(dev_factory, tmp_path
         assert dead.run_id in claimed(instance)  # ...and nothing would ever give it back
         timings = recover(server, dead)
         warehouse = Path(server.env()["DATA_PLATFORM_WAREHOUSE"])
-
-        def loaded() -> bool:
-            try:
-                (count,) = query(warehouse, "SELECT COUNT(*) FROM stream.kafka_offsets")[0]
-                rows = query(
-                    warehouse,
-                    "SELECT (SELECT COUNT(*) FROM stream.orders_events)"
-                    " + (SELECT COUNT(*) FROM stream.orders_dlq)",
-                )[0][0]
-            except Exception:  # locked by the batch in progress, or not created yet
-                return False
-            return count > 0 and rows == len(sent)
-
-        wait_for("every record loaded after the restart", loaded, 180, server)
-        rows = query(
-            warehouse,
-            'SELECT "partition", "offset" FROM stream.orders_events'
-            ' UNION ALL SELECT "partition", "offset" FROM stream.orders_dlq',
-        )
-        assert len(rows) == len(set(rows)) == len(sent)  # no record twice, none lost
-        assert set(rows) == {(p, o) for p, o, _ in sent}
-        success = dg.RunsFilter(
-            job_name="orders_microbatch_job", statuses=[dg.DagsterRunStatus.SUCCESS]
-        )
-        wait_for("the re-run succeeded", lambda: instance.get_runs(filters=success), 60, server)
-        wait_for("pool warehouse idle", lambda: not claimed(instance), 60, server)
+        assert_loaded_exactly_once(server, warehouse, sent)
         print(f"micro-batch recovery: {timings}")
 
 
@@ -239,3 +245,59 @@ def test_kill_9_of_a_range_backfill_mid_step(dev_factory) -> None:
     assert [r.status for r in retried] == [dg.DagsterRunStatus.SUCCESS]
     wait_for("pool warehouse idle", lambda: not claimed(instance), 60, server)
     print(f"backfill recovery: {timings}, backfill {backfill['status']}")
+
+
+def step_pid(instance: dg.DagsterInstance, run_id: str, step_key: str) -> int:
+    """The pid of the subprocess the multiprocess executor runs `step_key` in."""
+    for record in instance.get_records_for_run(run_id).records:
+        entry = record.event_log_entry
+        event = entry.dagster_event
+        if event is None or entry.step_key != step_key:
+            continue
+        metadata = getattr(event.event_specific_data, "metadata", None) or {}
+        if "pid" in metadata:  # STEP_WORKER_STARTED: 'Executing step ... in subprocess.'
+            return int(str(metadata["pid"].value))
+    raise AssertionError(f"no pid reported for step {step_key} of run {run_id}")
+
+
+@pytest.mark.kafka
+def test_kill_9_of_the_step_process_mid_micro_batch(dev_factory, tmp_path) -> None:
+    """An OOM kill hits the process doing the work: the daemon stays up, the run fails, its slot
+    is freed, and the sensor plans the range again with nothing else done."""
+    with LocalBroker(log_path=tmp_path / "tansu.log") as broker:
+        kafka = KafkaResource(bootstrap_servers=broker.bootstrap_servers)
+        kafka.ensure_topics()
+        records = event_producer.generate(2_000, invalid_rate=0.01, seed=12)
+        sent = event_producer.produce(kafka.bounded_config(), kafka.orders_topic, records)
+        # Only the first batch hangs: its marker file disarms the fault for every later run.
+        server = dev_factory(
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+                FAULTS_ENV: "microbatch.before_last_insert:hang",
+                ONCE_ENV: str(tmp_path / "fault-fired"),
+            }
+        )
+        server.start()
+        instance = server.instance()
+        dead = wait_for(
+            "a micro-batch run held mid-batch",
+            lambda: hanging_run(instance, "orders_microbatch_job", "orders_microbatch"),
+            240,
+            server,
+        )
+        started = time.monotonic()
+        os.kill(step_pid(instance, dead.run_id, "orders_microbatch"), signal.SIGKILL)
+        wait_for(
+            "the run failed",
+            lambda: instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE,
+            60,
+            server,
+        )
+        failed_after = time.monotonic() - started
+        wait_for("its slot freed", lambda: dead.run_id not in claimed(instance), 60, server)
+        freed_after = time.monotonic() - started
+        warehouse = Path(server.env()["DATA_PLATFORM_WAREHOUSE"])
+        assert_loaded_exactly_once(server, warehouse, sent)
+        print(
+            f"step kill: run failed after {failed_after:.1f}s, slot freed after {freed_after:.1f}s"
+        )
