@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 import dagster as dg
+import duckdb
 
 from data_platform.lib import warehouse
 from data_platform.lib.kafka_offsets import PartitionRange, format_ranges
-from data_platform.lib.stream_store import LEDGER
+from data_platform.lib.stream_store import LEDGER, LedgerUnavailable
 
 ASSETS = ("orders_events", "orders_dlq")
 RECONCILED_TAG = "data_platform/reconciled"
@@ -35,13 +36,22 @@ class LedgerRow(NamedTuple):
 
 
 def recent_ledger_rows(path: Path, topic: str, limit: int = 200) -> list[LedgerRow]:
-    """The latest `limit` ledger rows of `topic` with their run ids (read-only, no waiting)."""
-    with warehouse.connect(path, read_only=True, lock_timeout_seconds=0.5) as conn:
-        rows = conn.execute(
-            f"""SELECT "partition", start_offset, end_offset, run_id FROM {LEDGER}
-                WHERE topic = ? ORDER BY committed_at DESC LIMIT ?""",  # noqa: S608
-            [topic, limit],
-        ).fetchall()
+    """The latest `limit` ledger rows of `topic` with their run ids, read without waiting: a
+    missing ledger is empty, a warehouse locked by another process raises LedgerUnavailable
+    (as `stream_store.read_ledger_nowait` does), so a sensor tick can skip and try again."""
+    if not path.exists():
+        return []
+    try:
+        with warehouse.connect(path, read_only=True, lock_timeout_seconds=0.5) as conn:
+            rows = conn.execute(
+                f"""SELECT "partition", start_offset, end_offset, run_id FROM {LEDGER}
+                    WHERE topic = ? ORDER BY committed_at DESC LIMIT ?""",  # noqa: S608
+                [topic, limit],
+            ).fetchall()
+    except duckdb.CatalogException:  # no stream schema yet
+        return []
+    except (warehouse.WarehouseLockTimeout, duckdb.IOException) as exc:
+        raise LedgerUnavailable(str(exc)) from exc
     return [LedgerRow(*row) for row in rows]
 
 

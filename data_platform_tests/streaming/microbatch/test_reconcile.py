@@ -2,11 +2,16 @@
 of orders_events and orders_dlq naming the run and its ranges: once, and only for dead runs that
 reported nothing."""
 
+import subprocess
+import sys
+import time
+
 import dagster as dg
 import pytest
 
 from data_platform.lib.faults import FAULTS_ENV
 from data_platform.lib.kafka_offsets import PartitionRange, format_ranges
+from data_platform.lib.stream_store import LedgerUnavailable
 from data_platform.streaming.microbatch.reconcile import (
     RECONCILED_TAG,
     dead_run_materializations,
@@ -58,3 +63,24 @@ def test_runs_that_succeeded_or_reported_are_left_alone(
     ledger = recent_ledger_rows(warehouse.resolved_path(), kafka.orders_topic)
     assert ledger and dead_run_materializations(instance, kafka.orders_topic, ledger) == []
     assert dead_run_materializations(instance, kafka.orders_topic, []) == []
+
+
+def test_the_ledger_read_never_waits(warehouse, tmp_path) -> None:
+    assert recent_ledger_rows(tmp_path / "absent.duckdb", "orders") == []
+    with warehouse.connect() as conn:  # an empty warehouse: no stream schema yet
+        conn.execute("SELECT 1").fetchall()
+    assert recent_ledger_rows(warehouse.resolved_path(), "orders") == []
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('held', flush=True); time.sleep(60)", str(warehouse.resolved_path())],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        with pytest.raises(LedgerUnavailable):
+            recent_ledger_rows(warehouse.resolved_path(), "orders")
+        assert time.monotonic() - started < 5
+    finally:
+        holder.kill()
+        holder.wait()
