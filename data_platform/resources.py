@@ -12,7 +12,12 @@ import duckdb
 from pydantic import Field
 
 from data_platform.lib import warehouse
-from data_platform.lib.orders_api import DemoTransport, HttpTransport, OrdersApiClient
+from data_platform.lib.orders_api import (
+    DEFAULT_MAX_PAGES,
+    DemoTransport,
+    HttpTransport,
+    OrdersApiClient,
+)
 from data_platform.lib.paths import warehouse_path
 
 # Dagster pool of every asset that writes the warehouse: DuckDB admits one writing process, and
@@ -29,7 +34,7 @@ class WarehouseResource(dg.ConfigurableResource):
         default=None, description="DuckDB file; default $DATA_PLATFORM_WAREHOUSE or .data/."
     )
     lock_timeout_seconds: float = Field(
-        default=600.0, description="How long to wait for another process's lock."
+        default=600.0, ge=0, le=86_400, description="How long to wait for another process's lock."
     )
 
     def resolved_path(self) -> Path:
@@ -53,14 +58,17 @@ class OrdersApiResource(dg.ConfigurableResource):
     """
 
     base_url: str | None = None
-    connect_timeout_seconds: float = 5.0
-    read_timeout_seconds: float = 30.0
-    max_retries: int = 5
-    backoff_seconds: float = 0.5
-    max_backoff_seconds: float = 30.0
-    page_size: int = 5000
-    demo_orders_per_day: int = 2000
-    demo_user_count: int = 300
+    connect_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    read_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    max_retries: int = Field(default=5, ge=0, le=20)
+    backoff_seconds: float = Field(default=0.5, ge=0, le=300)
+    max_backoff_seconds: float = Field(default=30.0, ge=0, le=3600)
+    page_size: int = Field(default=5000, ge=1, le=100_000)
+    max_pages: int = Field(
+        default=DEFAULT_MAX_PAGES, ge=1, le=1_000_000, description="Cap on pages per day."
+    )
+    demo_orders_per_day: int = Field(default=2000, ge=0, le=10_000_000)
+    demo_user_count: int = Field(default=300, ge=0, le=10_000_000)
 
     def effective_base_url(self) -> str | None:
         return self.base_url or os.environ.get(ORDERS_API_URL_ENV) or None
@@ -79,4 +87,4 @@ class OrdersApiResource(dg.ConfigurableResource):
                 max_backoff_seconds=self.max_backoff_seconds,
                 token=os.environ.get(ORDERS_API_TOKEN_ENV),
             )
-        return OrdersApiClient(transport, page_size=self.page_size)
+        return OrdersApiClient(transport, page_size=self.page_size, max_pages=self.max_pages)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -16,3 +17,12 @@ def records_to_frame(spec: TableSpec, records: list[dict[str, Any]]) -> pd.DataF
         amounts = frame["total_amount"]
         frame["total_amount"] = amounts.where(amounts.isna(), amounts.astype(str))
     return frame
+
+
+def pages_to_frame(spec: TableSpec, pages: Iterable[list[dict[str, Any]]]) -> pd.DataFrame:
+    """One frame from pages converted as they arrive: each page's dicts are dropped once they
+    are columns, so a day's peak memory is its columns plus one page, not every record dict."""
+    frames = [records_to_frame(spec, page) for page in pages]
+    if not frames:
+        return records_to_frame(spec, [])
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)

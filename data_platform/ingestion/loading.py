@@ -9,7 +9,7 @@ from datetime import date
 import dagster as dg
 import pandas as pd
 
-from data_platform.ingestion.frames import records_to_frame
+from data_platform.ingestion.frames import pages_to_frame
 from data_platform.lib import warehouse
 from data_platform.lib.dates import days_between, parse_day
 from data_platform.resources import OrdersApiResource, WarehouseResource
@@ -68,7 +68,7 @@ def load_days(
 
     for day in days_between(first, last):
         try:
-            frame = records_to_frame(spec, client.fetch(entity, day=day))
+            frame = pages_to_frame(spec, client.iter_pages(entity, day=day))
         except Exception as exc:
             flush()
             with store.connect() as conn:
@@ -101,7 +101,7 @@ def load_unpartitioned(
     asset_key = context.asset_key.to_user_string()
     started = time.monotonic()
     try:
-        frame = records_to_frame(spec, api.client().fetch(entity, as_of=as_of))
+        frame = pages_to_frame(spec, api.client().iter_pages(entity, as_of=as_of))
     except Exception as exc:
         with store.connect() as conn:
             warehouse.ensure_raw_schema(conn)

@@ -58,7 +58,7 @@ DLQ_SCHEMA = pa.schema(
 )
 SAMPLE_ERRORS = 5
 UNDECODABLE_BATCH = "undecodable_batch"
-VALIDATION_ERROR = "validation_error"
+VALIDATION_ERROR = oe.VALIDATION_ERROR
 
 # What the vectorized parse accepts: the one shape producers write, years 1900-2999 (so the
 # UTC instant is always representable), hours/minutes/seconds and zone offsets in range.
@@ -256,9 +256,7 @@ def validate_message(batch: SplitBatch, message: Message, max_bytes: int) -> Non
     try:
         result = oe.validate_value(message.value(), max_bytes)
     except Exception as exc:  # the promise is "never raises": keep it even for the unforeseen
-        result = oe.EventError(
-            VALIDATION_ERROR, f"value: validation failed with {type(exc).__name__}: {exc}"[:500]
-        )
+        result = oe.unexpected_error(exc)
     if isinstance(result, oe.OrderEvent):
         ev = batch.events
         ev["topic"].append(message.topic())

@@ -3,7 +3,9 @@
 Contract (shared with the Spark job): the value is a UTF-8 JSON object
 `{"order_id": str, "customer_id": str, "amount": number, "currency": str,
 "event_time": ISO-8601 with a zone}` and the key is the customer id. Validation never raises:
-it returns either a clean `OrderEvent` or an `EventError` (code + message) for the DLQ.
+it returns either a clean `OrderEvent` or an `EventError` (code + message) for the DLQ. Known
+hazards get their own reason (nesting too deep for the decoder, a time outside the UTC range);
+anything else a hostile record provokes becomes `validation_error`, the exception type named.
 
 Decoding is two-tier for speed: orjson (strict RFC 8259, 5x faster than `json`) decodes the
 well-formed majority; whatever it refuses is decoded again by the standard library, which names
@@ -35,6 +37,7 @@ NEGATIVE_AMOUNT = "negative_amount"
 NON_FINITE_AMOUNT = "non_finite_amount"
 BAD_TIMESTAMP = "bad_timestamp"
 TIMESTAMP_WITHOUT_ZONE = "timestamp_without_zone"
+# The poison kinds a record can be made of (the producer generates each one for tests).
 ERROR_CODES = (
     TOMBSTONE,
     OVERSIZED,
@@ -49,6 +52,11 @@ ERROR_CODES = (
     BAD_TIMESTAMP,
     TIMESTAMP_WITHOUT_ZONE,
 )
+# The catch-all: validating the record raised (a bug or a hazard nobody named yet).
+VALIDATION_ERROR = "validation_error"
+# Every `error_code` a dead letter can carry.
+DLQ_REASONS = (*ERROR_CODES, VALIDATION_ERROR)
+MESSAGE_LIMIT = 300
 
 REQUIRED_FIELDS = ("order_id", "customer_id", "amount", "currency", "event_time")
 _STRING_FIELDS = ("order_id", "customer_id", "currency")
@@ -94,7 +102,24 @@ def parse_event_time(value: object) -> datetime | EventError:
             TIMESTAMP_WITHOUT_ZONE,
             f"field 'event_time': {value[:64]!r} has no zone offset (expected e.g. +00:00 or Z)",
         )
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        return EventError(
+            BAD_TIMESTAMP,
+            f"field 'event_time': {value[:64]!r} is outside the representable UTC range "
+            f"(OverflowError: {exc})",
+        )
+
+
+def unexpected_error(exc: BaseException) -> EventError:
+    """The dead letter for a record whose validation raised: the exception type kept, the
+    message bounded and storable as UTF-8 (it may quote the record)."""
+    text = f"validation raised {type(exc).__name__}: {exc}"
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(text) > MESSAGE_LIMIT:
+        text = text[: MESSAGE_LIMIT - 3] + "..."
+    return EventError(VALIDATION_ERROR, f"value: {text}")
 
 
 def _unpaired_surrogate(text: str) -> bool:
@@ -149,31 +174,36 @@ def validate_value(
     """Decode one record value into an OrderEvent, or say precisely why it is poison.
 
     The plainly valid event (the hot path of every batch) is accepted in one pass; anything
-    unusual, valid or not, is examined field by field by `_validate_in_detail`.
+    unusual, valid or not, is examined field by field by `_validate_in_detail`. Whatever either
+    raises is this record's dead letter (`unexpected_error`), never the batch's failure; the
+    `try` costs nothing until something raises.
     """
-    if value is not None and len(value) <= max_bytes:
-        try:
-            doc = orjson.loads(value)
-            order_id, customer_id, currency = doc["order_id"], doc["customer_id"], doc["currency"]
-            amount, event_time = doc["amount"], doc["event_time"]
-        except (orjson.JSONDecodeError, TypeError, KeyError):
-            pass  # not a JSON object, or a field is missing: the detailed path says which
-        else:
-            if (
-                type(order_id) is str
-                and type(customer_id) is str
-                and type(currency) is str
-                and type(amount) is float
-                and type(event_time) is str
-                and 0.0 <= amount < math.inf
-                and order_id.strip()
-                and customer_id.strip()
-                and currency.strip()
-            ):
-                utc = parse_event_time(event_time)
-                if type(utc) is datetime:
-                    return OrderEvent(order_id, customer_id, amount, currency, utc)
-    return _validate_in_detail(value, max_bytes)
+    try:
+        if value is not None and len(value) <= max_bytes:
+            try:
+                doc = orjson.loads(value)
+                order_id, customer_id = doc["order_id"], doc["customer_id"]
+                currency, amount, event_time = doc["currency"], doc["amount"], doc["event_time"]
+            except (orjson.JSONDecodeError, TypeError, KeyError):
+                pass  # not a JSON object, or a field is missing: the detailed path says which
+            else:
+                if (
+                    type(order_id) is str
+                    and type(customer_id) is str
+                    and type(currency) is str
+                    and type(amount) is float
+                    and type(event_time) is str
+                    and 0.0 <= amount < math.inf
+                    and order_id.strip()
+                    and customer_id.strip()
+                    and currency.strip()
+                ):
+                    utc = parse_event_time(event_time)
+                    if type(utc) is datetime:
+                        return OrderEvent(order_id, customer_id, amount, currency, utc)
+        return _validate_in_detail(value, max_bytes)
+    except Exception as exc:
+        return unexpected_error(exc)
 
 
 def _validate_in_detail(value: bytes | None, max_bytes: int) -> OrderEvent | EventError:
@@ -221,6 +251,10 @@ def _decode_leniently(value: bytes) -> Any:
         return _DECODER.decode(text)
     except ValueError as exc:
         return EventError(NOT_JSON, f"value: not JSON ({exc})")
+    except RecursionError:
+        return EventError(
+            NOT_JSON, "value: not JSON this platform accepts (nested too deep: RecursionError)"
+        )
 
 
 def decode_text(value: bytes | None) -> str | None:

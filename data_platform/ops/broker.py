@@ -12,7 +12,7 @@ import time
 
 from data_platform.kafka.reachability import BrokerUnavailable, check_reachable
 from data_platform.lib import stream_store, warehouse
-from data_platform.lib.local_broker import LocalBroker
+from data_platform.lib.local_broker import LocalBroker, parent_death_signal
 from data_platform.lib.paths import state_dir, warehouse_path
 from data_platform.streaming.kafka_resource import BOOTSTRAP_ENV, KafkaResource
 
@@ -63,7 +63,14 @@ def run_broker(args: argparse.Namespace) -> int:
         created = KafkaResource().ensure_topics()
         print(f"topics created: {created or 'none (already there)'}", flush=True)
         if command:
-            return subprocess.call(command)
+            # The command stops (SIGTERM) if this process dies, as the broker does (SIGKILL).
+            child = subprocess.Popen(command, preexec_fn=parent_death_signal(signal.SIGTERM))
+            try:
+                return child.wait()
+            finally:
+                if child.poll() is None:
+                    child.terminate()
+                    child.wait()
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

@@ -60,6 +60,15 @@ def test_daemon_queue_retries_and_limits(values: dict[str, Any]) -> None:
     assert daemon["runRetries"]["enabled"] is True
     assert daemon["runRetries"]["maxRetries"] == prod["run_retries"]["max_retries"]
     assert daemon["runMonitoring"]["enabled"] is True
+    monitoring = prod["run_monitoring"]
+    assert daemon["runMonitoring"] == {
+        "enabled": monitoring["enabled"],
+        "startTimeoutSeconds": monitoring["start_timeout_seconds"],
+        "cancelTimeoutSeconds": monitoring["cancel_timeout_seconds"],
+        "maxResumeRunAttempts": monitoring["max_resume_run_attempts"],
+        "pollIntervalSeconds": monitoring["poll_interval_seconds"],
+        "freeSlotsAfterRunEndSeconds": monitoring["free_slots_after_run_end_seconds"],
+    }
 
     concurrency = values["concurrency"]
     assert concurrency["enabled"] is True

@@ -68,3 +68,32 @@ def test_local_instance_loads_with_its_limits(
         assert settings.run_queue_config.tag_concurrency_limits[0]["key"] == (
             "data_platform/kafka_topic"
         )
+
+
+@pytest.mark.parametrize("where", [".", "deploy"])
+def test_dead_runs_are_failed_and_their_slots_freed_without_an_operator(where: str) -> None:
+    """Run monitoring on, polled often, slots of ended runs freed within seconds, and a launcher
+    that can check its run workers (the local one's own; K8sRunLauncher's built in)."""
+    config, _ = dagster_instance_config(str(REPO_ROOT / where), "dagster.yaml")
+    monitoring = config["run_monitoring"]
+    assert monitoring["enabled"] is True
+    assert monitoring["poll_interval_seconds"] <= 10
+    assert 0 < monitoring["free_slots_after_run_end_seconds"] <= 20
+    assert monitoring["max_resume_run_attempts"] == 0  # neither launcher resumes runs here
+    assert config["run_retries"]["enabled"] is True
+    assert config["run_retries"]["retry_on_asset_or_op_failure"] is False
+    launcher = config["run_launcher"]
+    assert (launcher["module"], launcher["class"]) in {
+        ("data_platform.ops.run_launcher", "LocalRunLauncher"),
+        ("dagster_k8s", "K8sRunLauncher"),
+    }
+
+
+def test_the_local_instance_checks_its_run_workers(
+    dagster_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    with dg.DagsterInstance.get() as instance:
+        assert instance.run_launcher.supports_check_run_worker_health
+        assert instance.run_monitoring_enabled
+        assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] == 10

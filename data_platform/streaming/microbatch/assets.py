@@ -4,7 +4,7 @@ into `orders_events` (valid records) and `orders_dlq` (poison records, with the 
 from typing import Any
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from data_platform.kafka.ranges import PartitionRange, format_ranges
 from data_platform.lib.kafka_offsets import lag
@@ -18,17 +18,41 @@ from data_platform.streaming.microbatch.loading import MicroBatchOutcome, run_ba
 GROUP = "streaming"
 
 
+# Kafka's own limits: partition ids are int32, offsets int64.
+_INT32_MAX, _INT64_MAX = 2**31 - 1, 2**63 - 1
+# Kafka's default message.max.bytes is 1 MiB; a record beyond 64 MiB is nobody's order event.
+MAX_RECORD_BYTES_LIMIT = 64 * 1024 * 1024
+
+
 class RangeConfig(dg.Config):
-    partition: int
-    start: int
-    end: int
+    partition: int = Field(ge=0, le=_INT32_MAX)
+    start: int = Field(ge=0, le=_INT64_MAX)
+    end: int = Field(ge=0, le=_INT64_MAX)
+
+    @model_validator(mode="after")
+    def _not_reversed(self) -> "RangeConfig":
+        if self.end < self.start:
+            raise ValueError(
+                f"end ({self.end}) is before start ({self.start}) for partition {self.partition}"
+            )
+        return self
 
 
 class MicroBatchConfig(dg.Config):
     topic: str | None = Field(default=None, description="Default: the kafka resource's topic.")
     ranges: list[RangeConfig] = Field(default_factory=list, description="[start, end) each.")
-    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
-    dlq_rate_threshold: float = checks.DEFAULT_DLQ_RATE_THRESHOLD
+    max_record_bytes: int = Field(
+        default=DEFAULT_MAX_RECORD_BYTES,
+        ge=1,
+        le=MAX_RECORD_BYTES_LIMIT,
+        description="Records larger than this are dead-lettered as oversized.",
+    )
+    dlq_rate_threshold: float = Field(
+        default=checks.DEFAULT_DLQ_RATE_THRESHOLD,
+        ge=0.0,
+        le=1.0,
+        description="The dlq_rate check fails above this share of dead-lettered records.",
+    )
 
 
 def _metadata(outcome: MicroBatchOutcome) -> dict[str, Any]:

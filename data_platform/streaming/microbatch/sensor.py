@@ -30,6 +30,10 @@ from data_platform.streaming.microbatch.jobs import (
     TOPIC_TAG,
     orders_microbatch_job,
 )
+from data_platform.streaming.microbatch.reconcile import (
+    dead_run_materializations,
+    recent_ledger_rows,
+)
 
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
@@ -174,6 +178,28 @@ def _publish_request(topic: str, starts: dict[int, int], waiting: int) -> dg.Sen
     return dg.SensorResult(run_requests=[request])
 
 
+def _with_dead_run_reports(
+    context: dg.SensorEvaluationContext,
+    kafka: KafkaResource,
+    warehouse: WarehouseResource,
+    result: dg.SensorResult | dg.SkipReason,
+) -> dg.SensorResult | dg.SkipReason:
+    """Add materializations for batches whose run committed and then died, so the UI's history
+    matches the warehouse (reported once per run; a locked warehouse waits for the next tick)."""
+    try:
+        ledger = recent_ledger_rows(warehouse.resolved_path(), kafka.orders_topic, limit=50)
+    except LedgerUnavailable:
+        return result
+    events = dead_run_materializations(context.instance, kafka.orders_topic, ledger)
+    if not events:
+        return result
+    if isinstance(result, dg.SkipReason):
+        return dg.SensorResult(asset_events=events, skip_reason=result)
+    return dg.SensorResult(
+        run_requests=result.run_requests, cursor=result.cursor, asset_events=events
+    )
+
+
 def build_orders_kafka_sensor(
     name: str = "orders_kafka_sensor",
     max_records_per_batch: int = DEFAULT_MAX_RECORDS,
@@ -194,7 +220,8 @@ def build_orders_kafka_sensor(
         context: dg.SensorEvaluationContext, kafka: KafkaResource, warehouse: WarehouseResource
     ) -> dg.SensorResult | dg.SkipReason:
         try:
-            return plan_tick(context, kafka, warehouse, max_records_per_batch, max_in_flight)
+            result = plan_tick(context, kafka, warehouse, max_records_per_batch, max_in_flight)
+            return _with_dead_run_reports(context, kafka, warehouse, result)
         except Exception as exc:  # a tick must end with a reason, never a traceback loop
             context.log.exception("orders_kafka_sensor tick failed")
             return dg.SkipReason(f"tick failed ({type(exc).__name__}: {exc}); retrying next tick")

@@ -25,13 +25,16 @@ class OrderWindowsConfig(dg.Config):
         default="earliest", description="Where a NEW checkpoint starts (like the official option)."
     )
     max_offsets_per_trigger: int | None = Field(
-        default=None, description="Cap on records per micro-batch; none = one batch for all."
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="Cap on records per micro-batch; none = one batch for all.",
     )
     checkpoint_name: str = Field(
         default=QUERY_NAME, description="Checkpoint directory under the Spark checkpoint root."
     )
     late_share_threshold: float = Field(
-        default=0.05, description="The late-record check warns above this share of events."
+        default=0.05, ge=0.0, le=1.0, description="The late-record check warns above this share."
     )
     on_topic_recreated: Literal["fail", "reset"] = Field(
         default="fail",

@@ -56,7 +56,10 @@ def test_fault_after_warehouse_commit_rerun_adds_nothing_and_commits(
     assert table_count(warehouse, "stream.orders_events") == 600  # the warehouse has it all
     assert set(committed(kafka).values()) == {None}  # but Kafka was never told
     monkeypatch.delenv(FAULTS_ENV)
-    assert isinstance(harness.tick(), dg.SkipReason)  # the ledger says it is loaded: no re-plan
+    after_crash = harness.tick()  # the ledger says it is loaded: no re-plan...
+    assert isinstance(after_crash, dg.SensorResult) and not after_crash.run_requests
+    reported = {e.asset_key.to_user_string() for e in after_crash.asset_events}
+    assert reported == {"orders_events", "orders_dlq"}  # ...and the dead run's batch is reported
     assert harness.execute(request).success  # re-running the failed run...
     assert table_count(warehouse, "stream.orders_events") == 600  # ...adds nothing
     ends = {p: end for p, (_, end) in ranges_of(request).items()}

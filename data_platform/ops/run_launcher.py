@@ -1,0 +1,109 @@
+"""The local instance's run launcher: Dagster's DefaultRunLauncher plus a run-worker health check,
+so run monitoring can tell a dead run from a live one on a single machine.
+
+Dagster's DefaultRunLauncher offers no health check, so with run monitoring on, a run whose worker
+was killed together with the daemon and the code server (kill -9 of the process group, an OOM
+kill) stays STARTED forever and keeps its pool slots. Every run worker names its pid in an engine
+event ("Started process for run (pid: N)" for launched runs, the executor's "(pid: N)" line for
+CLI runs); this launcher answers FAILED when that process is gone (or the pid now belongs to a
+younger process), so the monitoring daemon marks the run failed and, with
+`free_slots_after_run_end_seconds`, frees its slots. It assumes what the local dagster.yaml
+describes: the daemon and the run workers share one machine (Kubernetes deployments use the
+K8sRunLauncher's own health check instead).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import dagster as dg
+
+# Dagster exports no public path to the health-check types a run launcher must return (custom
+# launchers are a documented extension point; these two live beside RunLauncher itself).
+from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
+
+# Engine events whose `pid` metadata is the run worker's own process.
+_RUN_WORKER_MESSAGES = (
+    "Started process for run (pid:",
+    "Executing steps using multiprocess executor: parent process (pid:",
+    "Executing steps in process (pid:",
+)
+# A process that started this long after its run worker's event cannot be that worker.
+_PID_REUSE_SLACK_SECONDS = 2.0
+
+
+def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] | None:
+    """The run worker's pid and the time its engine event was written, if it has said so."""
+    records = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ENGINE_EVENT, ascending=False, limit=1000
+    ).records
+    for record in records:
+        entry = record.event_log_entry
+        event = entry.dagster_event
+        text = (event.message if event is not None else None) or entry.user_message or ""
+        if event is None or not text.startswith(_RUN_WORKER_MESSAGES):
+            continue
+        data = event.engine_event_data
+        pid = data.metadata.get("pid") if data is not None else None
+        if pid is not None and str(pid.value).isdigit():
+            return int(str(pid.value)), entry.timestamp
+    return None
+
+
+def _boot_time() -> float:
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("btime "):
+            return float(line.split()[1])
+    raise OSError("no btime in /proc/stat")
+
+
+def process_alive(pid: int, not_started_after: float) -> bool:
+    """Whether `pid` is a live (not zombie) process that started by `not_started_after`."""
+    stat = Path(f"/proc/{pid}/stat")
+    if not stat.parent.parent.joinpath("self").exists():  # no procfs: existence only
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    try:
+        # The command name (field 2) may hold spaces and parentheses: split after its last ")".
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    state, start_ticks = fields[0], int(fields[19])
+    if state in ("Z", "X"):
+        return False
+    started = _boot_time() + start_ticks / os.sysconf("SC_CLK_TCK")
+    return started <= not_started_after + _PID_REUSE_SLACK_SECONDS
+
+
+class LocalRunLauncher(dg.DefaultRunLauncher):
+    """DefaultRunLauncher whose run workers run monitoring can check (one machine)."""
+
+    @property
+    def supports_check_run_worker_health(self) -> bool:
+        return True
+
+    def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
+        found = run_worker_pid(self._instance, run.run_id)
+        if found is None:  # not said yet (just starting): only a worker that said so is judged
+            return CheckRunHealthResult(WorkerStatus.RUNNING, "run worker pid not reported yet")
+        pid, reported_at = found
+        if process_alive(pid, reported_at):
+            return CheckRunHealthResult(WorkerStatus.RUNNING, f"run worker pid {pid} is alive")
+        return CheckRunHealthResult(
+            WorkerStatus.FAILED,
+            f"run worker process {pid} is gone (killed, or died with its daemon or code "
+            f"server); checked at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}",
+        )
+
+    def get_run_worker_debug_info(
+        self, run: dg.DagsterRun, include_container_logs: bool | None = True
+    ) -> str | None:
+        found = run_worker_pid(self._instance, run.run_id)
+        return f"run worker pid: {found[0]}" if found else "run worker pid: not reported"

@@ -1,0 +1,94 @@
+"""The local run launcher's health check on real processes: the run worker's pid is read from
+the run's own engine events; a live worker is RUNNING, a gone (or zombie, or reused) pid FAILED."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.launcher import WorkerStatus
+
+from data_platform.ops.run_launcher import LocalRunLauncher, process_alive, run_worker_pid
+
+JOB_SCRIPT = """
+import sys
+import dagster as dg
+
+@dg.op
+def hello() -> int:
+    return 1
+
+@dg.job
+def tiny():
+    hello()
+
+with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
+    result = tiny.execute_in_process(instance=instance)
+    print(result.run_id, flush=True)
+"""
+
+
+@dg.op
+def hello() -> int:
+    return 1
+
+
+@dg.job
+def tiny_here() -> None:
+    hello()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    (tmp_path / "dagster.yaml").write_text(
+        "run_launcher:\n  module: data_platform.ops.run_launcher\n  class: LocalRunLauncher\n"
+    )
+    dg.DagsterInstance.from_config(str(tmp_path)).dispose()
+    return tmp_path
+
+
+def test_a_run_whose_worker_is_gone_is_failed_and_a_live_one_is_running(home: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", JOB_SCRIPT, str(home)], check=True,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    run_id = done.stdout.split()[-1]
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance.run_launcher, LocalRunLauncher)
+        assert instance.run_launcher.supports_check_run_worker_health
+        pid, _ = run_worker_pid(instance, run_id)
+        assert pid != 0
+        run = instance.get_run_by_id(run_id)
+        result = instance.run_launcher.check_run_worker_health(run)
+        assert result.status == WorkerStatus.FAILED and str(pid) in result.msg
+
+        # In this process: the worker (this very process) is alive.
+        here = tiny_here.execute_in_process(instance=instance)
+        assert run_worker_pid(instance, here.run_id)[0] == os.getpid()
+        live = instance.run_launcher.check_run_worker_health(instance.get_run_by_id(here.run_id))
+        assert live.status == WorkerStatus.RUNNING
+
+
+def test_process_alive_sees_zombies_and_reused_pids() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    started = time.time()
+    deadline = time.monotonic() + 10
+    while (
+        time.monotonic() < deadline
+        and Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    ):
+        time.sleep(0.05)
+    assert not process_alive(child.pid, started + 1)  # exited, not yet reaped: a zombie
+    child.wait()
+    assert not process_alive(child.pid, started + 1)  # reaped: gone
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert process_alive(sleeper.pid, time.time())
+        # A worker that reported an hour ago cannot be a process that started just now.
+        assert not process_alive(sleeper.pid, time.time() - 3600)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
