@@ -11,7 +11,6 @@ while validating one record dead-letters that record (`validation_error`, the ty
 from __future__ import annotations
 
 import json
-import math
 import threading
 from collections import Counter
 from collections.abc import Iterable
@@ -211,7 +210,7 @@ def split_messages(
      kafka_timestamps, kept) = (fast[name].append for name in _FAST_NAMES)  # fmt: skip
     if messages:
         batch.topic = messages[0].topic()
-    loads, inf = orjson.loads, math.inf
+    loads, plainly_valid = orjson.loads, oe.plainly_valid
     for message in messages:
         value = message.value()
         if value is not None and len(value) <= max_bytes:
@@ -222,17 +221,7 @@ def split_messages(
             except Exception:
                 pass
             else:
-                if (
-                    type(order_id) is str
-                    and type(customer_id) is str
-                    and type(currency) is str
-                    and type(amount) is float
-                    and type(event_time) is str
-                    and 0.0 <= amount < inf
-                    and order_id.strip()
-                    and customer_id.strip()
-                    and currency.strip()
-                ):
+                if plainly_valid(order_id, customer_id, amount, currency, event_time):
                     partitions(message.partition())
                     offsets(message.offset())
                     order_ids(order_id)

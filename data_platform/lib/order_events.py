@@ -168,6 +168,24 @@ def _check_fields(doc: dict[str, Any], strict_text: bool) -> EventError | float:
     return amount
 
 
+def plainly_valid(
+    order_id: object, customer_id: object, amount: object, currency: object, event_time: object
+) -> bool:
+    """The one-pass check of the usual event (every field but the time's content): True only
+    where the detailed rules would accept the fields too; anything else goes to them."""
+    return bool(
+        type(order_id) is str
+        and type(customer_id) is str
+        and type(currency) is str
+        and type(amount) is float
+        and type(event_time) is str
+        and 0.0 <= amount < math.inf
+        and order_id.strip()
+        and customer_id.strip()
+        and currency.strip()
+    )
+
+
 def validate_value(
     value: bytes | None, max_bytes: int = DEFAULT_MAX_RECORD_BYTES
 ) -> OrderEvent | EventError:
@@ -187,17 +205,7 @@ def validate_value(
             except (orjson.JSONDecodeError, TypeError, KeyError):
                 pass  # not a JSON object, or a field is missing: the detailed path says which
             else:
-                if (
-                    type(order_id) is str
-                    and type(customer_id) is str
-                    and type(currency) is str
-                    and type(amount) is float
-                    and type(event_time) is str
-                    and 0.0 <= amount < math.inf
-                    and order_id.strip()
-                    and customer_id.strip()
-                    and currency.strip()
-                ):
+                if plainly_valid(order_id, customer_id, amount, currency, event_time):
                     utc = parse_event_time(event_time)
                     if type(utc) is datetime:
                         return OrderEvent(order_id, customer_id, amount, currency, utc)
