@@ -10,6 +10,11 @@ younger process), so the monitoring daemon marks the run failed and, with
 `free_slots_after_run_end_seconds`, frees its slots. It assumes what the local dagster.yaml
 describes: the daemon and the run workers share one machine (Kubernetes deployments use the
 K8sRunLauncher's own health check instead).
+
+Run monitoring judges a STARTING run only by `start_timeout_seconds`, so a run killed while it was
+being launched would hold its place (and a sensor's backpressure) for minutes. `fail_dead_launches`
+lets a caller that waits on such runs (the Kafka sensor) fail them at once when their worker is
+gone, or after `LAUNCH_GRACE_SECONDS` when no worker was ever started.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ _RUN_WORKER_MESSAGES = (
 )
 # A process that started this long after its run worker's event cannot be that worker.
 _PID_REUSE_SLACK_SECONDS = 2.0
+# The code server reports a launched worker's pid within a second; a STARTING run still without
+# one after this long lost its launch (killed with the daemon or the code server).
+LAUNCH_GRACE_SECONDS = 30.0
 
 
 def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] | None:
@@ -107,3 +115,26 @@ class LocalRunLauncher(dg.DefaultRunLauncher):
     ) -> str | None:
         found = run_worker_pid(self._instance, run.run_id)
         return f"run worker pid: {found[0]}" if found else "run worker pid: not reported"
+
+    def fail_dead_launches(
+        self, runs: list[dg.DagsterRun], grace_seconds: float = LAUNCH_GRACE_SECONDS
+    ) -> list[str]:
+        """Mark failed each STARTING run whose worker died, or never started within
+        `grace_seconds` of its launch; their ids. Run retries relaunch them as any dead run."""
+        failed = []
+        for run in runs:
+            if run.status != dg.DagsterRunStatus.STARTING:
+                continue
+            if run_worker_pid(self._instance, run.run_id) is None:
+                launched = self._instance.get_run_stats(run.run_id).launch_time
+                if launched is None or time.time() - launched < grace_seconds:
+                    continue
+                reason = f"no run worker started within {grace_seconds:.0f}s of launch"
+            else:
+                health = self.check_run_worker_health(run)
+                if health.status != WorkerStatus.FAILED:
+                    continue
+                reason = health.msg
+            self._instance.report_run_failed(run, f"Run lost while starting: {reason}")
+            failed.append(run.run_id)
+        return failed

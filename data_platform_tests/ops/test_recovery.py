@@ -7,10 +7,7 @@ done again by itself, and every record / every day is in the warehouse exactly o
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -21,56 +18,16 @@ import pytest
 
 from data_platform.lib import demo_source, event_producer
 from data_platform.lib.faults import FAULTS_ENV, ONCE_ENV
-from data_platform.lib.local_broker import LocalBroker, free_port
+from data_platform.lib.local_broker import LocalBroker
 from data_platform.streaming.kafka_resource import KafkaResource
-from data_platform_tests.conftest import REPO_ROOT, query
-from data_platform_tests.ops.dagster_dev import DagsterDev
+from data_platform_tests.conftest import query
+from data_platform_tests.ops.dagster_dev import DagsterDev, RestartableDagsterDev
 from data_platform_tests.ops.test_ui_graphql import BACKFILL, LAUNCH, TERMINAL
 
 pytestmark = [pytest.mark.ui, pytest.mark.timeout(1200)]
 
 POOL = "warehouse"
 RECOVERY_BUDGET_S = 45  # the issue: failed and slot freed "within ~30 s"; slack for 2 busy cores
-
-
-class RestartableDagsterDev(DagsterDev):
-    """DagsterDev that can be killed like a crashed host and started again on the same state."""
-
-    def __init__(self, root: Path, extra_env: dict[str, str]) -> None:
-        super().__init__(root)
-        self.extra_env = dict(extra_env)
-
-    def env(self) -> dict[str, str]:
-        return {**super().env(), **self.extra_env}
-
-    def start(self, timeout: float = 300) -> None:
-        if not self.home.exists():
-            self.home.mkdir(parents=True)
-            shutil.copy(REPO_ROOT / "dagster.yaml", self.home / "dagster.yaml")
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        dagster = Path(sys.executable).with_name("dagster")
-        command = [str(dagster), "dev", "-h", "127.0.0.1", "-p", str(self.port),
-                   "-m", "data_platform.definitions"]  # fmt: skip
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                command, cwd=REPO_ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        self.wait_until_loaded(timeout)
-
-    def kill_everything(self) -> None:
-        """SIGKILL to the whole group: webserver, daemon, code servers and every run worker."""
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-        deadline = time.monotonic() + 30
-        while self._group_alive() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not self._group_alive(), "processes of the killed group survived SIGKILL"
-
-    def instance(self) -> dg.DagsterInstance:
-        return dg.DagsterInstance.from_config(str(self.home))
 
 
 @pytest.fixture

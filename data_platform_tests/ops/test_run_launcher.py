@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.events import EngineEventData
 from dagster._core.launcher import WorkerStatus
 
 from data_platform.ops.run_launcher import LocalRunLauncher, process_alive, run_worker_pid
@@ -92,3 +93,45 @@ def test_process_alive_sees_zombies_and_reused_pids() -> None:
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def _starting_run(instance: dg.DagsterInstance, worker_pid: int | None) -> dg.DagsterRun:
+    """A run the launcher has started launching (RUN_STARTING), with its worker's pid event."""
+    run = instance.create_run_for_job(tiny_here)
+    instance.report_dagster_event(
+        dg.DagsterEvent(dg.DagsterEventType.RUN_STARTING.value, job_name=run.job_name), run.run_id
+    )
+    if worker_pid is not None:
+        instance.report_engine_event(
+            f"Started process for run (pid: {worker_pid}).",
+            run,
+            EngineEventData(metadata={"pid": dg.MetadataValue.text(str(worker_pid))}),
+        )
+    return instance.get_run_by_id(run.run_id)
+
+
+def test_a_launch_lost_with_its_daemon_is_failed_and_a_live_one_is_left(home: Path) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        launcher = instance.run_launcher
+        dead_worker = _starting_run(instance, gone.pid)
+        never_started = _starting_run(instance, None)
+        live = _starting_run(instance, os.getpid())
+        runs = [dead_worker, never_started, live]
+        assert {r.status for r in runs} == {dg.DagsterRunStatus.STARTING}
+
+        # Within the grace period only the run whose worker is known to be gone is failed.
+        assert launcher.fail_dead_launches(runs) == [dead_worker.run_id]
+        # Past it, a launch that never reported a worker is failed too; the live one stays.
+        assert launcher.fail_dead_launches(runs[1:], grace_seconds=0) == [never_started.run_id]
+        status = {r.run_id: instance.get_run_by_id(r.run_id).status for r in runs}
+        assert status == {
+            dead_worker.run_id: dg.DagsterRunStatus.FAILURE,
+            never_started.run_id: dg.DagsterRunStatus.FAILURE,
+            live.run_id: dg.DagsterRunStatus.STARTING,
+        }
+        failure = instance.get_records_for_run(
+            never_started.run_id, of_type=dg.DagsterEventType.RUN_FAILURE
+        ).records[0]
+        assert "no run worker started within 0s" in failure.event_log_entry.message

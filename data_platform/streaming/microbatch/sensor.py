@@ -21,6 +21,7 @@ from data_platform.lib.stream_store import (
     read_ledger_nowait,
     unpublished_nowait,
 )
+from data_platform.ops.run_launcher import LocalRunLauncher
 from data_platform.resources import WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.microbatch.jobs import (
@@ -94,6 +95,10 @@ def plan_tick(
         filters=dg.RunsFilter(job_name=JOB_NAME, statuses=IN_FLIGHT, tags={TOPIC_TAG: topic}),
         limit=max_in_flight,
     )
+    launcher = context.instance.run_launcher
+    if isinstance(launcher, LocalRunLauncher):  # a launch lost with its daemon must not block us
+        lost = set(launcher.fail_dead_launches(in_flight))
+        in_flight = [r for r in in_flight if r.run_id not in lost]
     if len(in_flight) >= max_in_flight:
         return dg.SkipReason(
             f"backpressure: {len(in_flight)} {JOB_NAME} run(s) for {topic} "

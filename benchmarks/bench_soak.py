@@ -1,0 +1,181 @@
+"""Soak: a steady stream into the whole stack, with the daemon and its runs killed twice.
+
+2,000 records/s (1% poison) for 10 minutes go to the local broker while a real `dagster dev`
+(webserver, daemon, the Kafka sensor, run workers; the repo's dagster.yaml) loads them. Twice, at
+one third and two thirds of the way, the whole process group is killed with SIGKILL, as a crashed
+host would be, and started again at once, as a supervisor would; nobody touches the instance.
+
+Reported: records produced, loaded (events + dead letters), lost, doubled; the produce-to-warehouse
+lag (median, p99, max: the longest stall), the longest gap between two batch commits while records
+were pending, the restart times, the runs by status, and the `warehouse` pool at the end (slots
+claimed, steps waiting). Expected: 0 lost, 0 doubled, a stall under a minute, an idle pool.
+
+BENCH_SOAK_RATE and BENCH_SOAK_SECONDS scale it down for a quick look.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from confluent_kafka import KafkaError, Message, Producer
+
+from data_platform.lib import event_producer
+from data_platform.lib.local_broker import LocalBroker
+from data_platform.streaming.kafka_resource import KafkaResource
+from data_platform_tests.ops.dagster_dev import RestartableDagsterDev
+
+RATE = int(os.environ.get("BENCH_SOAK_RATE", "2000"))
+SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS", "600"))
+KILL_AT = (SECONDS / 3, 2 * SECONDS / 3)
+DRAIN_TIMEOUT_S = 600
+POOL = "warehouse"
+
+
+class PacedProducer(threading.Thread):
+    """librdkafka producer sending `RATE` records a second, due records every 10 ms; keeps each
+    acknowledged (partition, offset) and any delivery error."""
+
+    def __init__(self, kafka: KafkaResource) -> None:
+        super().__init__(daemon=True)
+        self.topic = kafka.orders_topic
+        connection = kafka.librdkafka_config()
+        connection.pop("isolation.level", None)  # a consumer setting
+        self.producer = Producer({**connection, "enable.idempotence": True, "linger.ms": 10})
+        self.acked: list[tuple[int, int]] = []
+        self.errors: list[str] = []
+        self.produced = 0
+
+    def _delivered(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self.errors.append(str(error))
+        else:
+            self.acked.append((message.partition(), message.offset()))
+
+    def run(self) -> None:
+        records = event_producer.generate(RATE * SECONDS, invalid_rate=0.01, seed=2026)
+        started = time.monotonic()
+        for record in records:
+            while self.produced >= (time.monotonic() - started) * RATE:
+                self.producer.poll(0.01)
+            self.producer.produce(
+                self.topic, key=record.key, value=record.value, on_delivery=self._delivered
+            )
+            self.produced += 1
+            self.producer.poll(0)
+        self.producer.flush(60)
+
+
+def _count(warehouse: Path) -> int | None:
+    """Events + dead letters, or None while a batch holds the file (DuckDB: one writer)."""
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as conn:
+            return conn.execute(
+                "SELECT (SELECT COUNT(*) FROM stream.orders_events)"
+                " + (SELECT COUNT(*) FROM stream.orders_dlq)"
+            ).fetchone()[0]
+    except duckdb.Error:
+        return None
+
+
+def _figures(warehouse: Path, acked: list[tuple[int, int]]) -> dict[str, object]:
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        rows = conn.execute(
+            """SELECT "partition", "offset", loaded_at - kafka_timestamp AS lag
+               FROM stream.orders_events
+               UNION ALL
+               SELECT "partition", "offset", ingested_at - kafka_timestamp
+               FROM stream.orders_dlq"""
+        ).fetchall()
+        dead = conn.execute("SELECT COUNT(*) FROM stream.orders_dlq").fetchone()[0]
+        lags = conn.execute(
+            """SELECT quantile_cont(s, 0.5), quantile_cont(s, 0.99), max(s) FROM (
+                 SELECT epoch(loaded_at - kafka_timestamp) AS s FROM stream.orders_events
+                 UNION ALL
+                 SELECT epoch(ingested_at - kafka_timestamp) FROM stream.orders_dlq)"""
+        ).fetchone()
+        gap = conn.execute(
+            """SELECT max(epoch(committed_at - previous)) FROM (
+                 SELECT committed_at, lag(committed_at) OVER (ORDER BY committed_at) AS previous
+                 FROM (SELECT DISTINCT run_id, committed_at FROM stream.kafka_offsets))"""
+        ).fetchone()[0]
+    copies = Counter((p, o) for p, o, _ in rows)
+    expected = set(acked)
+    return {
+        "loaded": len(copies),
+        "dead_lettered": dead,
+        "lost": len(expected - copies.keys()),
+        "doubled": sum(1 for n in copies.values() if n > 1),
+        "unexpected": len(copies.keys() - expected),
+        "lag_median_s": round(lags[0], 1),
+        "lag_p99_s": round(lags[1], 1),
+        "longest_stall_s": round(lags[2], 1),
+        "longest_gap_between_commits_s": round(gap or 0.0, 1),
+    }
+
+
+def _pool_and_runs(instance: dg.DagsterInstance) -> dict[str, object]:
+    info = instance.event_log_storage.get_concurrency_info(POOL)
+    runs = Counter(r.status.value for r in instance.get_runs())
+    return {
+        "pool_slots": info.slot_count,
+        "pool_claimed": len(info.claimed_slots),
+        "pool_pending_steps": len(info.pending_steps),
+        "runs": dict(sorted(runs.items())),
+    }
+
+
+def run() -> None:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp,
+        LocalBroker(log_path=Path(tmp) / "tansu.log") as broker,
+    ):
+        kafka = KafkaResource(bootstrap_servers=broker.bootstrap_servers)
+        kafka.ensure_topics()
+        server = RestartableDagsterDev(
+            Path(tmp), {"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers}
+        )
+        warehouse = Path(server.env()["DATA_PLATFORM_WAREHOUSE"])
+        server.start()
+        print(f"soak: {RATE} records/s for {SECONDS}s, kill -9 of everything at "
+              f"{', '.join(f'{t:.0f}s' for t in KILL_AT)}", flush=True)  # fmt: skip
+        producer = PacedProducer(kafka)
+        started = time.monotonic()
+        producer.start()
+        restarts = []
+        try:
+            for kill_at in KILL_AT:
+                time.sleep(max(0.0, kill_at - (time.monotonic() - started)))
+                server.kill_everything()
+                killed, produced = time.monotonic(), producer.produced
+                server.start()
+                restarts.append(round(time.monotonic() - killed, 1))
+                print(f"  killed at {killed - started:.0f}s ({produced} produced), "
+                      f"serving again after {restarts[-1]}s", flush=True)  # fmt: skip
+            producer.join()
+            produced_s = time.monotonic() - started
+            acked = producer.acked
+            deadline = time.monotonic() + DRAIN_TIMEOUT_S
+            while time.monotonic() < deadline and _count(warehouse) != len(acked):
+                time.sleep(5)
+            drained_s = time.monotonic() - started - produced_s
+            # Let run monitoring free what the last runs held, then read the pool.
+            time.sleep(15)
+            state = _pool_and_runs(server.instance())
+        finally:
+            server.stop()
+        figures = _figures(warehouse, acked)
+        rate = producer.produced / produced_s
+        print(f"  produced {producer.produced} in {produced_s:.0f}s ({rate:,.0f}/s), "
+              f"acknowledged {len(acked)}, delivery errors {len(producer.errors)}; "
+              f"drained {drained_s:.0f}s after the last")  # fmt: skip
+        print(f"  restarts (kill -9 until serving): {restarts}")
+        for name, value in {**figures, **state}.items():
+            print(f"  {name}: {value}")
+        print(f"  load average at the end: {os.getloadavg()}")
