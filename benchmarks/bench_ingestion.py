@@ -16,9 +16,10 @@ from pathlib import Path
 import duckdb
 import sqlalchemy
 
+from data_platform import warehouse
+from data_platform.cli.demo import materialize_command
+from data_platform.ingestion import demo_source
 from data_platform.ingestion.frames import records_to_frame
-from data_platform.lib import demo_source, warehouse
-from data_platform.ops.demo import materialize_command
 
 DAY = date(2024, 6, 1)
 ROWS = 200_000

@@ -27,9 +27,10 @@ from kafka import TopicPartition as KafkaPythonPartition
 from kafka.structs import OffsetAndMetadata
 
 from data_platform.kafka import client
+from data_platform.kafka.local_broker import LocalBroker
 from data_platform.kafka.ranges import PartitionRange
-from data_platform.lib import event_producer, order_events
-from data_platform.lib.local_broker import LocalBroker
+from data_platform.orders import event_producer
+from data_platform.orders import events as order_events
 from data_platform.resources import WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.microbatch import assets, jobs

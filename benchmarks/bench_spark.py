@@ -20,8 +20,8 @@ import pandas as pd
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from data_platform.lib import warehouse
-from data_platform.lib.local_broker import LocalBroker
+from data_platform import warehouse
+from data_platform.kafka.local_broker import LocalBroker
 from data_platform.resources import WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.windows.assets import order_window_aggregates

@@ -11,14 +11,14 @@ import dagster as dg
 import duckdb
 from pydantic import Field
 
-from data_platform.lib import warehouse
-from data_platform.lib.orders_api import (
+from data_platform import warehouse
+from data_platform.ingestion.orders_api import (
     DEFAULT_MAX_PAGES,
     DemoTransport,
     HttpTransport,
     OrdersApiClient,
 )
-from data_platform.lib.paths import warehouse_path
+from data_platform.paths import warehouse_path
 
 # Dagster pool of every asset that writes the warehouse: DuckDB admits one writing process, and
 # dagster.yaml gives this pool a single slot.

@@ -13,7 +13,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from data_platform.lib.local_broker import LocalBroker
+from data_platform.kafka.local_broker import LocalBroker
 from data_platform.resources import OrdersApiResource, WarehouseResource
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from data_platform.ingestion.assets import raw_orders
-from data_platform.lib.local_broker import free_port
+from data_platform.kafka.local_broker import free_port
 from data_platform.resources import OrdersApiResource, WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.microbatch.assets import MicroBatchConfig, orders_microbatch

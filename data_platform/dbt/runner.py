@@ -16,7 +16,7 @@ import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliResource
 
-from data_platform.lib.paths import WAREHOUSE_ENV
+from data_platform.paths import WAREHOUSE_ENV
 from data_platform.resources import WarehouseResource
 
 DbtEvent = dg.Output | dg.AssetMaterialization | dg.AssetCheckResult | dg.AssetObservation

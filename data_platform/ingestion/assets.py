@@ -9,12 +9,12 @@ from datetime import date
 import dagster as dg
 
 from data_platform.ingestion.checks import RAW_ORDERS_CHECKS, raw_orders_check_results
+from data_platform.ingestion.dates import parse_day
 from data_platform.ingestion.loading import (
     load_days,
     load_unpartitioned,
     materialization_metadata,
 )
-from data_platform.lib.dates import parse_day
 from data_platform.partitions import daily_partitions
 from data_platform.resources import WAREHOUSE_POOL, OrdersApiResource, WarehouseResource
 

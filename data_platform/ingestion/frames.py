@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from data_platform.lib.warehouse import TableSpec
+from data_platform.warehouse import TableSpec
 
 
 def records_to_frame(spec: TableSpec, records: list[dict[str, Any]]) -> pd.DataFrame:

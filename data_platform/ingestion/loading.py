@@ -9,9 +9,9 @@ from datetime import date
 import dagster as dg
 import pandas as pd
 
+from data_platform import warehouse
+from data_platform.ingestion.dates import days_between, parse_day
 from data_platform.ingestion.frames import pages_to_frame
-from data_platform.lib import warehouse
-from data_platform.lib.dates import days_between, parse_day
 from data_platform.resources import OrdersApiResource, WarehouseResource
 
 # Fetched days are written in groups of about this many rows: one connection per group keeps

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import duckdb
 
-from data_platform.lib.warehouse import ensure_raw_schema
+from data_platform.warehouse import ensure_raw_schema
 
 LOADED_AT = datetime(2024, 6, 1, 12, 0)
 

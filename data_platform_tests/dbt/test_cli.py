@@ -8,10 +8,10 @@ from types import ModuleType
 import dagster as dg
 import pytest
 
+from data_platform.cli.demo import materialize_command
 from data_platform.dbt.project import DBT_PROJECT_DIR, dbt_executable
 from data_platform.ingestion.assets import raw_users
-from data_platform.lib.paths import warehouse_path as python_warehouse_path
-from data_platform.ops.demo import materialize_command
+from data_platform.paths import warehouse_path as python_warehouse_path
 from data_platform.resources import WarehouseResource
 from data_platform_tests.conftest import query
 from data_platform_tests.dbt.conftest import RAW_DAILY, make_resources

@@ -8,7 +8,7 @@ from types import ModuleType
 import dagster as dg
 import pytest
 
-from data_platform.lib.demo_source import (
+from data_platform.ingestion.demo_source import (
     AMOUNT_FORMATS,
     CURRENCY_VARIANTS,
     STATUS_VARIANTS,

@@ -84,7 +84,7 @@ def test_dead_runs_are_failed_and_their_slots_freed_without_an_operator(where: s
     assert config["run_retries"]["retry_on_asset_or_op_failure"] is False
     launcher = config["run_launcher"]
     assert (launcher["module"], launcher["class"]) in {
-        ("data_platform.ops.run_launcher", "LocalRunLauncher"),
+        ("data_platform.run_launcher", "LocalRunLauncher"),
         ("dagster_k8s", "K8sRunLauncher"),
     }
 

@@ -12,9 +12,9 @@ import yaml
 from dagster_k8s import K8sRunLauncher
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
+from data_platform.cli.checks_report import latest_check_rows
 from data_platform.ingestion.assets import raw_orders
 from data_platform.ingestion.checks import RAW_ORDERS_CHECKS
-from data_platform.ops.checks_report import latest_check_rows
 from data_platform.resources import OrdersApiResource, WarehouseResource
 from data_platform_tests.deploy.conftest import PG, offline_launcher_config
 

@@ -9,10 +9,10 @@ from urllib.parse import parse_qs, urlparse
 import dagster as dg
 import pytest
 
+from data_platform.ingestion import demo_source
 from data_platform.ingestion.assets import raw_orders
-from data_platform.lib import demo_source
-from data_platform.lib.dates import InvalidPartitionKey
-from data_platform.lib.local_broker import free_port
+from data_platform.ingestion.dates import InvalidPartitionKey
+from data_platform.kafka.local_broker import free_port
 from data_platform.resources import OrdersApiResource
 from data_platform_tests.conftest import query
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from data_platform.ops.demo import materialize_command
+from data_platform.cli.demo import materialize_command
 from data_platform_tests.conftest import REPO_ROOT, query
 
 

@@ -3,8 +3,8 @@
 import dagster as dg
 import pytest
 
+from data_platform.faults import InjectedFault
 from data_platform.ingestion.assets import raw_orders, raw_users
-from data_platform.lib.faults import InjectedFault
 from data_platform_tests.conftest import query
 from data_platform_tests.ingestion.conftest import RAW_ASSETS, materialize_range
 

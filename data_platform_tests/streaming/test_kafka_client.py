@@ -11,8 +11,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from data_platform.kafka import client
 from data_platform.kafka.admin import ensure_topics
+from data_platform.kafka.local_broker import LocalBroker, free_port
 from data_platform.kafka.ranges import PartitionRange
-from data_platform.lib.local_broker import LocalBroker, free_port
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform_tests.streaming.secure_proxy import SecureProxy, self_signed_certificate
 

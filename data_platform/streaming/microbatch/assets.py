@@ -7,13 +7,13 @@ import dagster as dg
 from pydantic import Field, model_validator
 
 from data_platform.kafka.ranges import PartitionRange, format_ranges
-from data_platform.lib.kafka_offsets import lag
-from data_platform.lib.order_batch import UNDECODABLE_BATCH
-from data_platform.lib.order_events import DEFAULT_MAX_RECORD_BYTES
+from data_platform.orders.events import DEFAULT_MAX_RECORD_BYTES
 from data_platform.resources import WAREHOUSE_POOL, WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.microbatch import checks
 from data_platform.streaming.microbatch.loading import MicroBatchOutcome, run_batch
+from data_platform.streaming.microbatch.offsets import lag
+from data_platform.streaming.microbatch.order_batch import UNDECODABLE_BATCH
 
 GROUP = "streaming"
 

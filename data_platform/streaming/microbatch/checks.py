@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from data_platform.lib.kafka_offsets import ledger_problems
-from data_platform.lib.order_batch import SplitBatch
+from data_platform.streaming.microbatch.offsets import ledger_problems
+from data_platform.streaming.microbatch.order_batch import SplitBatch
 
 DEFAULT_DLQ_RATE_THRESHOLD = 0.05
 

@@ -17,15 +17,19 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from data_platform.faults import fault_point
 from data_platform.kafka import client
 from data_platform.kafka.ranges import PartitionRange
 from data_platform.kafka.reachability import BrokerUnavailable
-from data_platform.lib import stream_store
-from data_platform.lib.faults import fault_point
-from data_platform.lib.order_batch import SplitBatch, dead_letter_span, split_messages
-from data_platform.lib.warehouse import utcnow
 from data_platform.resources import WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
+from data_platform.streaming.microbatch import stream_store
+from data_platform.streaming.microbatch.order_batch import (
+    SplitBatch,
+    dead_letter_span,
+    split_messages,
+)
+from data_platform.warehouse import utcnow
 
 LOG = logging.getLogger(__name__)
 EVENTS_PER_INSERT = 20_000

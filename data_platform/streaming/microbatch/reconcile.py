@@ -19,9 +19,9 @@ from typing import NamedTuple
 import dagster as dg
 import duckdb
 
+from data_platform import warehouse
 from data_platform.kafka.ranges import PartitionRange, format_ranges
-from data_platform.lib import warehouse
-from data_platform.lib.stream_store import LEDGER, LedgerUnavailable
+from data_platform.streaming.microbatch.stream_store import LEDGER, LedgerUnavailable
 
 ASSETS = ("orders_events", "orders_dlq")
 RECONCILED_TAG = "data_platform/reconciled"

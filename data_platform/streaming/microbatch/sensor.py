@@ -8,21 +8,8 @@ warehouse yields a SkipReason, never an exception.
 
 import dagster as dg
 
-from data_platform.lib.kafka_offsets import (
-    SensorCursor,
-    contiguous_ends,
-    format_ranges,
-    lag,
-    plan_batch,
-    run_key,
-)
-from data_platform.lib.stream_store import (
-    LedgerUnavailable,
-    read_ledger_nowait,
-    unpublished_nowait,
-)
-from data_platform.ops.run_launcher import LocalRunLauncher
 from data_platform.resources import WarehouseResource
+from data_platform.run_launcher import LocalRunLauncher
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.microbatch.jobs import (
     BATCH_TAG,
@@ -31,9 +18,22 @@ from data_platform.streaming.microbatch.jobs import (
     TOPIC_TAG,
     orders_microbatch_job,
 )
+from data_platform.streaming.microbatch.offsets import (
+    SensorCursor,
+    contiguous_ends,
+    format_ranges,
+    lag,
+    plan_batch,
+    run_key,
+)
 from data_platform.streaming.microbatch.reconcile import (
     dead_run_materializations,
     recent_ledger_rows,
+)
+from data_platform.streaming.microbatch.stream_store import (
+    LedgerUnavailable,
+    read_ledger_nowait,
+    unpublished_nowait,
 )
 
 IN_FLIGHT = [

@@ -9,11 +9,11 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
-from data_platform.lib import window_store
 from data_platform.resources import WAREHOUSE_POOL, WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.windows import query as window_query
 from data_platform.streaming.windows import runner, topic_guard
+from data_platform.streaming.windows import store as window_store
 from data_platform.streaming.windows.checks import LATE_SHARE_CHECK_SPEC, late_share_result
 from data_platform.streaming.windows.spark_resource import SparkResource
 

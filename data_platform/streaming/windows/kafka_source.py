@@ -36,8 +36,8 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from data_platform.lib import window_offsets
-from data_platform.lib.window_offsets import OffsetRange, Offsets
+from data_platform.streaming.windows import offsets as window_offsets
+from data_platform.streaming.windows.offsets import OffsetRange, Offsets
 
 SOURCE_NAME = "kafka_py"
 KAFKA_ROW_SCHEMA = StructType(

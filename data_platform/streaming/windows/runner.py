@@ -20,9 +20,9 @@ from typing import Any
 import duckdb
 from pyspark.sql import DataFrame
 
-from data_platform.lib import window_store
-from data_platform.lib.faults import fault_point
+from data_platform.faults import fault_point
 from data_platform.streaming.windows import query as window_query
+from data_platform.streaming.windows import store as window_store
 
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 

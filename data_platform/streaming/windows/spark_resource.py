@@ -15,7 +15,7 @@ import dagster as dg
 from pydantic import Field
 from pyspark.sql import SparkSession
 
-from data_platform.lib.paths import state_dir
+from data_platform.paths import state_dir
 from data_platform.streaming.windows.kafka_source import SOURCE_NAME, KafkaPyDataSource
 
 LOCAL_DEFAULT_CONF = {

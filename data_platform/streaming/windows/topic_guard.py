@@ -11,9 +11,9 @@ from pathlib import Path
 
 from kafka.admin import KafkaAdminClient
 
-from data_platform.lib import window_store
 from data_platform.resources import WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
+from data_platform.streaming.windows import store as window_store
 
 NO_TOPIC_ID = "00000000-0000-0000-0000-000000000000"
 

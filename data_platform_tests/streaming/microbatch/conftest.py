@@ -7,7 +7,7 @@ from collections.abc import Callable
 import dagster as dg
 import pytest
 
-from data_platform.lib.local_broker import LocalBroker
+from data_platform.kafka.local_broker import LocalBroker
 from data_platform.resources import WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.microbatch import assets, jobs

@@ -2,9 +2,9 @@
 
 import pytest
 
+from data_platform.cli import main as cli
 from data_platform.kafka import client
-from data_platform.lib.local_broker import LocalBroker
-from data_platform.ops import cli
+from data_platform.kafka.local_broker import LocalBroker
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform_tests.streaming.microbatch.test_microbatch import read_topic
 

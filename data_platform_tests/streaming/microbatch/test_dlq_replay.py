@@ -2,9 +2,9 @@
 
 import pytest
 
+from data_platform.cli import main as cli
+from data_platform.faults import FAULTS_ENV
 from data_platform.kafka import client
-from data_platform.lib.faults import FAULTS_ENV
-from data_platform.ops import cli
 from data_platform_tests.streaming.microbatch.test_microbatch import produce, read_topic
 
 pytestmark = pytest.mark.kafka

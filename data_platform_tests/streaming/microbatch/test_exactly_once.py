@@ -9,9 +9,9 @@ import time
 import dagster as dg
 import pytest
 
+from data_platform.faults import FAULTS_ENV
 from data_platform.kafka import client
-from data_platform.lib.faults import FAULTS_ENV
-from data_platform.lib.local_broker import free_port
+from data_platform.kafka.local_broker import free_port
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.microbatch import jobs
 from data_platform_tests.streaming.microbatch.test_microbatch import produce, table_count

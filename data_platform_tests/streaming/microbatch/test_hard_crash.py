@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from data_platform.lib.faults import FAULTS_ENV
+from data_platform.faults import FAULTS_ENV
 from data_platform_tests.streaming.microbatch.test_exactly_once import committed, ranges_of
 from data_platform_tests.streaming.microbatch.test_microbatch import produce, table_count
 

@@ -8,9 +8,9 @@ from collections import Counter
 import dagster as dg
 import pytest
 
-from data_platform.lib import event_producer
-from data_platform.lib import order_events as oe
-from data_platform.lib.event_producer import ProducedRecord
+from data_platform.orders import event_producer
+from data_platform.orders import events as oe
+from data_platform.orders.event_producer import ProducedRecord
 
 pytestmark = pytest.mark.kafka
 

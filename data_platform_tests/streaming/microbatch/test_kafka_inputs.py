@@ -17,10 +17,10 @@ from kafka import KafkaProducer
 from kafka.protocol.producer import ProduceRequest, ProduceResponse
 from kafka.record import MemoryRecordsBuilder
 
-from data_platform.lib import event_producer
-from data_platform.lib.faults import FAULTS_ENV
-from data_platform.lib.order_batch import UNDECODABLE_BATCH
+from data_platform.faults import FAULTS_ENV
+from data_platform.orders import event_producer
 from data_platform.streaming.kafka_resource import KafkaResource
+from data_platform.streaming.microbatch.order_batch import UNDECODABLE_BATCH
 from data_platform_tests.streaming.microbatch.test_microbatch import read_topic
 
 pytestmark = pytest.mark.kafka

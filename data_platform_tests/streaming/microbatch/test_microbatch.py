@@ -9,8 +9,8 @@ from kafka import KafkaProducer
 
 from data_platform.kafka import client
 from data_platform.kafka.ranges import PartitionRange
-from data_platform.lib import event_producer
-from data_platform.lib import order_events as oe
+from data_platform.orders import event_producer
+from data_platform.orders import events as oe
 from data_platform.resources import WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 

@@ -9,14 +9,14 @@ import time
 import dagster as dg
 import pytest
 
+from data_platform.faults import FAULTS_ENV
 from data_platform.kafka.ranges import PartitionRange, format_ranges
-from data_platform.lib.faults import FAULTS_ENV
-from data_platform.lib.stream_store import LedgerUnavailable
 from data_platform.streaming.microbatch.reconcile import (
     RECONCILED_TAG,
     dead_run_materializations,
     recent_ledger_rows,
 )
+from data_platform.streaming.microbatch.stream_store import LedgerUnavailable
 from data_platform_tests.streaming.microbatch.test_exactly_once import ranges_of
 from data_platform_tests.streaming.microbatch.test_microbatch import produce
 

@@ -11,7 +11,7 @@ from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from pyspark.sql import SparkSession
 
-from data_platform.lib.local_broker import LocalBroker
+from data_platform.kafka.local_broker import LocalBroker
 from data_platform.streaming.windows.kafka_source import KafkaPyDataSource
 from data_platform.streaming.windows.spark_resource import SparkResource
 

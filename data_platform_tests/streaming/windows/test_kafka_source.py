@@ -3,9 +3,9 @@
 import pyarrow as pa
 import pytest
 
-from data_platform.lib.local_broker import LocalBroker
-from data_platform.lib.window_offsets import OffsetRange
+from data_platform.kafka.local_broker import LocalBroker
 from data_platform.streaming.windows import kafka_source
+from data_platform.streaming.windows.offsets import OffsetRange
 from data_platform_tests.streaming.windows.conftest import new_topic, produce
 
 pytestmark = pytest.mark.kafka

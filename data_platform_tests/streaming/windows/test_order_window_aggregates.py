@@ -8,8 +8,8 @@ import dagster as dg
 import pytest
 from pyspark.sql import SparkSession
 
-from data_platform.lib import warehouse
-from data_platform.lib.local_broker import LocalBroker
+from data_platform import warehouse
+from data_platform.kafka.local_broker import LocalBroker
 from data_platform.resources import WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.windows.assets import order_window_aggregates

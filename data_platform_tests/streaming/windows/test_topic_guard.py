@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from data_platform.lib import window_store
-from data_platform.lib.local_broker import LocalBroker
+from data_platform.kafka.local_broker import LocalBroker
 from data_platform.resources import WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
+from data_platform.streaming.windows import store as window_store
 from data_platform.streaming.windows import topic_guard
 from data_platform_tests.streaming.windows.conftest import new_topic
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from data_platform.lib.local_broker import LocalBroker
-from data_platform.ops import windows_demo
+from data_platform.cli import windows_demo
+from data_platform.kafka.local_broker import LocalBroker
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform_tests.streaming.windows.conftest import new_topic
 
