@@ -26,16 +26,22 @@ import dagster as dg
 import duckdb
 from confluent_kafka import KafkaError, Message, Producer
 
-from data_platform.lib import event_producer
-from data_platform.lib.local_broker import LocalBroker
+from data_platform.kafka.local_broker import LocalBroker
+from data_platform.orders import event_producer
 from data_platform.streaming.kafka_resource import KafkaResource
-from data_platform_tests.ops.dagster_dev import RestartableDagsterDev
+from data_platform_tests.cli.dagster_dev import RestartableDagsterDev
 
 RATE = int(os.environ.get("BENCH_SOAK_RATE", "2000"))
 SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS", "600"))
 KILL_AT = (SECONDS / 3, 2 * SECONDS / 3)
 DRAIN_TIMEOUT_S = 600
 POOL = "warehouse"
+IN_PROGRESS = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 
 
 class PacedProducer(threading.Thread):
@@ -165,9 +171,14 @@ def run() -> None:
             while time.monotonic() < deadline and _count(warehouse) != len(acked):
                 time.sleep(5)
             drained_s = time.monotonic() - started - produced_s
-            # Let run monitoring free what the last runs held, then read the pool.
-            time.sleep(15)
-            state = _pool_and_runs(server.instance())
+            # Wait for the runs still going (e.g. a publish-only batch) to end, then read the pool.
+            instance = server.instance()
+            busy = dg.RunsFilter(statuses=IN_PROGRESS)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and instance.get_runs(filters=busy, limit=1):
+                time.sleep(2)
+            time.sleep(15)  # free_slots_after_run_end_seconds (10 s) plus a monitoring poll
+            state = _pool_and_runs(instance)
         finally:
             server.stop()
         figures = _figures(warehouse, acked)
