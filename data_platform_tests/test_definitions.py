@@ -1,6 +1,8 @@
 """The code location loads, validates, and declares every asset, check, job, sensor and schedule."""
 
 import dagster as dg
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
 
 from data_platform.definitions import defs
 
@@ -43,3 +45,49 @@ def test_every_warehouse_writer_is_in_the_warehouse_pool() -> None:
         for spec in assets_def.specs:
             if spec.key.to_user_string() in EXPECTED_ASSETS:
                 assert assets_def.op.pool == "warehouse", spec.key
+
+
+def definitions_graph() -> dict[str, object]:
+    """What a reviewer should see change: every asset with its deps, group, owners, kinds,
+    partitions, pool and checks (with severity-bearing blocking flags), and every job, sensor
+    and schedule by name."""
+    repo = defs.get_repository_def()
+    graph = repo.asset_graph
+    checks_by_asset: dict[str, list[dict[str, object]]] = {}
+    for key in sorted(graph.asset_check_keys, key=lambda k: (k.asset_key.path, k.name)):
+        spec = graph.get_check_spec(key)
+        checks_by_asset.setdefault(key.asset_key.to_user_string(), []).append(
+            {"name": key.name, "blocking": spec.blocking}
+        )
+    assets = {}
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.path):
+        node = graph.get(key)
+        name = key.to_user_string()
+        assets[name] = {
+            "deps": sorted(p.to_user_string() for p in node.parent_keys),
+            "group": node.group_name,
+            "owners": sorted(node.owners),
+            "kinds": sorted(node.kinds),
+            "partitions": type(node.partitions_def).__name__ if node.partitions_def else None,
+            "pool": (node.pools and sorted(node.pools)) or None,
+            "checks": checks_by_asset.get(name, []),
+        }
+    return {
+        "assets": assets,
+        "jobs": sorted(job.name for job in repo.get_all_jobs()),
+        "sensors": sorted(s.name for s in repo.sensor_defs),
+        "schedules": sorted(s.name for s in repo.schedule_defs),
+    }
+
+
+def test_the_asset_graph_changes_only_when_reviewed(snapshot: SnapshotAssertion) -> None:
+    """A changed asset, dependency, owner or check fails here until the snapshot is refreshed
+    (`pytest data_platform_tests/test_definitions.py --snapshot-update`) and the diff reviewed."""
+    assert definitions_graph() == snapshot(extension_class=JSONSnapshotExtension)
+
+
+def test_every_asset_has_an_owner_a_group_and_kinds() -> None:
+    assets = definitions_graph()["assets"]
+    assert isinstance(assets, dict) and assets
+    for name, asset in assets.items():
+        assert asset["owners"] and asset["group"] and asset["kinds"], (name, asset)

@@ -1,4 +1,4 @@
-"""How dbt nodes become Dagster assets: flat keys and one group per warehouse schema."""
+"""How dbt nodes become Dagster assets: flat keys, one group per warehouse schema, an owner."""
 
 from collections.abc import Mapping
 from typing import Any
@@ -17,6 +17,10 @@ def _schema_group(props: Mapping[str, Any]) -> str:
     return props.get("config", {}).get("schema") or "dbt"
 
 
+# Models without `meta.dagster.owners` of their own belong to the analytics engineers.
+DEFAULT_OWNERS = ["team:analytics"]
+
+
 class DataPlatformDbtTranslator(DagsterDbtTranslator):
     """Sources keep the asset key of their `meta.dagster.asset_key` (the raw assets)."""
 
@@ -27,4 +31,8 @@ class DataPlatformDbtTranslator(DagsterDbtTranslator):
         props = self.get_resource_props(manifest, unique_id)
         if props["resource_type"] == "source":
             return spec
-        return spec.replace_attributes(key=_flat_key(props), group_name=_schema_group(props))
+        return spec.replace_attributes(
+            key=_flat_key(props),
+            group_name=_schema_group(props),
+            owners=list(spec.owners) or DEFAULT_OWNERS,
+        )

@@ -44,8 +44,7 @@ def raw_orders_check_results(
                   COUNT(*), COUNT(DISTINCT partition_date)
            FROM raw.orders WHERE partition_date BETWEEN ? AND ?""",
         [first, last],
-    ).fetchone()
-    assert days is not None
+    ).fetchall()[0]  # an aggregate: exactly one row
     outside, null_required, null_customer, total, days_with_rows = days
     expected_days = (last - first).days + 1
     empty_days = [

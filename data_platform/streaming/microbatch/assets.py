@@ -16,6 +16,7 @@ from data_platform.streaming.microbatch.offsets import lag
 from data_platform.streaming.microbatch.order_batch import UNDECODABLE_BATCH
 
 GROUP = "streaming"
+OWNERS = ["team:streaming"]
 
 
 # Kafka's own limits: partition ids are int32, offsets int64.
@@ -85,12 +86,14 @@ def _metadata(outcome: MicroBatchOutcome) -> dict[str, Any]:
         dg.AssetSpec(
             "orders_events",
             group_name=GROUP,
+            owners=OWNERS,
             kinds={"kafka", "duckdb"},
             description="Valid order events, keyed by topic/partition/offset.",
         ),
         dg.AssetSpec(
             "orders_dlq",
             group_name=GROUP,
+            owners=OWNERS,
             kinds={"kafka", "duckdb"},
             description="Poison records with the original bytes and the reason.",
         ),

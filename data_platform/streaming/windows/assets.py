@@ -45,6 +45,7 @@ class OrderWindowsConfig(dg.Config):
 
 @dg.asset(
     group_name="streaming",
+    owners=["team:streaming"],
     pool=WAREHOUSE_POOL,
     kinds={"spark", "kafka", "duckdb"},
     check_specs=[LATE_SHARE_CHECK_SPEC],

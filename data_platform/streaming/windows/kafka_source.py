@@ -215,7 +215,9 @@ class KafkaPyStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         latest = self._latest()
         if self.starting == "latest":
             return latest
-        assert isinstance(self.starting, dict)
+        if not isinstance(self.starting, dict):
+            raise ValueError(f"startingOffsets: expected earliest, latest or JSON offsets, got "
+                             f"{self.starting!r}")  # fmt: skip
         result = earliest
         for topic, partitions in self.starting.items():
             for partition, offset in partitions.items():
@@ -255,7 +257,8 @@ class KafkaPyStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return [KafkaRangePartition(r) for r in ranges]
 
     def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
-        assert isinstance(partition, KafkaRangePartition)
+        if not isinstance(partition, KafkaRangePartition):
+            raise TypeError(f"expected a KafkaRangePartition from partitions(), got {partition!r}")
         yield from read_range(self.config, partition.range)
 
     def commit(self, end: dict) -> None:
