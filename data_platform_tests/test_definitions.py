@@ -91,3 +91,12 @@ def test_every_asset_has_an_owner_a_group_and_kinds() -> None:
     assert isinstance(assets, dict) and assets
     for name, asset in assets.items():
         assert asset["owners"] and asset["group"] and asset["kinds"], (name, asset)
+
+
+def test_catalog_descriptions_are_the_dbt_yaml_not_sql() -> None:
+    graph = defs.get_repository_def().asset_graph
+    fact_orders = graph.get(dg.AssetKey("fact_orders"))
+    assert fact_orders.description and fact_orders.description.startswith("One row per ")
+    for key in graph.get_all_asset_keys():
+        description = graph.get(key).description or ""
+        assert "Raw SQL" not in description and "select" not in description.lower(), key

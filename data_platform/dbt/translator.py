@@ -21,6 +21,12 @@ def _schema_group(props: Mapping[str, Any]) -> str:
 DEFAULT_OWNERS = ["team:analytics"]
 
 
+def _yaml_description(props: Mapping[str, Any]) -> str:
+    """The catalog shows what the model's YAML says it is, never its raw SQL (dagster-dbt's
+    default appends the SQL, which buries the one line a reader came for)."""
+    return props.get("description") or f"dbt {props['resource_type']} `{props['name']}`"
+
+
 class DataPlatformDbtTranslator(DagsterDbtTranslator):
     """Sources keep the asset key of their `meta.dagster.asset_key` (the raw assets)."""
 
@@ -35,4 +41,5 @@ class DataPlatformDbtTranslator(DagsterDbtTranslator):
             key=_flat_key(props),
             group_name=_schema_group(props),
             owners=list(spec.owners) or DEFAULT_OWNERS,
+            description=_yaml_description(props),
         )
