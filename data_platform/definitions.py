@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from data_platform.analysis import defs as analysis
 from data_platform.dbt import defs as dbt
 from data_platform.ingestion import defs as ingestion
 from data_platform.resources import OrdersApiResource, WarehouseResource
@@ -12,6 +13,7 @@ from data_platform.streaming.windows import defs as windows
 defs = dg.Definitions.merge(
     ingestion.defs,
     dbt.defs,
+    analysis.defs,
     windows.defs,
     microbatch.defs,
     dg.Definitions(

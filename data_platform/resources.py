@@ -6,9 +6,16 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
+
+# dagster-duckdb exports neither the generic DB I/O manager nor its client; subclassing them is
+# the only way to give its pandas I/O manager the warehouse's own path and lock handling.
+from dagster._core.storage.db_io_manager import DbIOManager
+from dagster_duckdb.io_manager import DuckDbClient
+from dagster_duckdb_pandas import DuckDBPandasIOManager
 from pydantic import Field
 
 from data_platform import warehouse
@@ -88,3 +95,35 @@ class OrdersApiResource(dg.ConfigurableResource):
                 token=os.environ.get(ORDERS_API_TOKEN_ENV),
             )
         return OrdersApiClient(transport, page_size=self.page_size, max_pages=self.max_pages)
+
+
+class _WarehouseDuckDbClient(DuckDbClient):
+    """Dagster's DuckDB client, connecting as every other warehouse writer does: the resolved
+    warehouse path, waiting out another process's lock instead of failing."""
+
+    @staticmethod
+    @contextmanager
+    def connect(context: Any, _: Any) -> Iterator[duckdb.DuckDBPyConnection]:
+        config = context.resource_config
+        path = Path(config["database"]).resolve() if config["database"] else warehouse_path()
+        with warehouse.connect(path, lock_timeout_seconds=config["lock_timeout_seconds"]) as conn:
+            yield conn
+
+
+class WarehousePandasIOManager(DuckDBPandasIOManager):
+    """dagster-duckdb-pandas' I/O manager on the warehouse: DataFrame outputs become tables of
+    schema `analysis` (a partitioned asset's day replaced by its partition_expr column)."""
+
+    database: str = Field(default="", description="DuckDB file; default as WarehouseResource.")
+    schema_: str | None = Field(default="analysis", alias="schema")
+    lock_timeout_seconds: float = Field(default=600.0, ge=0, le=86_400)
+
+    def create_io_manager(self, context: Any) -> DbIOManager:
+        return DbIOManager(
+            db_client=_WarehouseDuckDbClient(),
+            database=self.database or str(warehouse_path()),
+            schema=self.schema_,
+            type_handlers=self.type_handlers(),
+            default_load_type=self.default_load_type(),
+            io_manager_name="WarehousePandasIOManager",
+        )
