@@ -1,4 +1,4 @@
-"""The README's CLI cookbook command for "a selection with downstream", run as written, then
+"""The CLI cookbook command for "a selection with downstream", run as written, then
 gated by `data-platform checks` on the same instance."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from data_platform_tests.conftest import REPO_ROOT
 
 
 def cookbook_downstream_command() -> list[str]:
-    """The README line materializing a selection with its descendants (`name*`)."""
-    readme = (REPO_ROOT / "README.md").read_text()
+    """The cookbook line (docs/operations.md) materializing a selection with its descendants (`name*`)."""
+    readme = (REPO_ROOT / "docs" / "operations.md").read_text()
     [line] = [x for x in readme.splitlines()
               if x.startswith("dagster asset materialize $M --select '") and "*" in x]  # fmt: skip
     return shlex.split(line.replace("$M", "-m data_platform.definitions"))
