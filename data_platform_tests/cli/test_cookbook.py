@@ -16,7 +16,7 @@ from data_platform_tests.conftest import REPO_ROOT
 
 
 def cookbook_downstream_command() -> list[str]:
-    """The cookbook line (docs/operations.md) materializing a selection with its descendants (`name*`)."""
+    """The docs/operations.md line materializing a selection with its descendants (`name*`)."""
     readme = (REPO_ROOT / "docs" / "operations.md").read_text()
     [line] = [x for x in readme.splitlines()
               if x.startswith("dagster asset materialize $M --select '") and "*" in x]  # fmt: skip

@@ -5,6 +5,8 @@ import dagster as dg
 TOPIC_TAG = "data_platform/kafka_topic"
 BATCH_TAG = "data_platform/kafka_batch"
 RANGES_TAG = "data_platform/kafka_ranges"
+# 0 for a batch planned the first time, n for its n-th re-plan (after a failed run).
+ATTEMPT_TAG = "data_platform/kafka_attempt"
 JOB_NAME = "orders_microbatch_job"
 
 orders_microbatch_job = dg.define_asset_job(

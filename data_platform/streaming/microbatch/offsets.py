@@ -89,12 +89,14 @@ def ledger_problems(ledger: list[tuple[int, int, int]]) -> list[str]:
 
 @dataclass
 class SensorCursor:
-    """What the sensor already requested: next offset per partition and the last run key."""
+    """What the sensor already requested: next offset per partition, the last run key, and
+    the batch (topic and ranges) and attempt it was for, so a re-plan is told by comparison."""
 
     topic: str
     next_offsets: dict[int, int] = field(default_factory=dict)
     last_run_key: str | None = None
     attempt: int = 0
+    last_batch: str | None = None
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -113,6 +115,7 @@ class SensorCursor:
                 next_offsets={int(p): int(o) for p, o in data.get("next_offsets", {}).items()},
                 last_run_key=data.get("last_run_key"),
                 attempt=int(data.get("attempt", 0)),
+                last_batch=data.get("last_batch"),
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return cls(topic)

@@ -12,6 +12,7 @@ from data_platform.resources import WarehouseResource
 from data_platform.run_launcher import LocalRunLauncher
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.microbatch.jobs import (
+    ATTEMPT_TAG,
     BATCH_TAG,
     JOB_NAME,
     RANGES_TAG,
@@ -140,7 +141,7 @@ def plan_tick(
         return dg.SkipReason(f"{topic}: no new records (lag {_lag_text(lag(starts, highwaters))})")
     next_offsets = {**starts, **{r.partition: r.end for r in ranges}}
     base_key = run_key(topic, ranges)
-    replanned = (cursor.last_run_key or "").split(" attempt=")[0] == base_key
+    replanned = cursor.last_batch == base_key
     attempt = cursor.attempt + 1 if replanned else 0  # a new run key, or Dagster would skip it
     key = run_key(topic, ranges, attempt)
     context.log.info(
@@ -150,9 +151,14 @@ def plan_tick(
     request = dg.RunRequest(
         run_key=key,
         run_config=_run_config(topic, ranges),
-        tags={TOPIC_TAG: topic, BATCH_TAG: key, RANGES_TAG: format_ranges(ranges)},
+        tags={
+            TOPIC_TAG: topic,
+            BATCH_TAG: key,
+            RANGES_TAG: format_ranges(ranges),
+            ATTEMPT_TAG: str(attempt),
+        },
     )
-    new_cursor = SensorCursor(topic, next_offsets, key, attempt)
+    new_cursor = SensorCursor(topic, next_offsets, key, attempt, last_batch=base_key)
     return dg.SensorResult(run_requests=[request], cursor=new_cursor.to_json())
 
 

@@ -68,7 +68,7 @@ def run_availablenow(
         window_store.ensure_schema(conn)
     started = threading.Event()
     holder: dict[str, str] = {}
-    outcomes: dict[int, window_store.BatchOutcome] = {}
+    outcomes: dict[int, window_store.WindowBatchOutcome] = {}
 
     def write_batch(batch: DataFrame, batch_id: int) -> None:
         started.wait()
@@ -100,7 +100,7 @@ def run_availablenow(
 def summarise(
     query_id: str,
     progress: list[dict[str, Any]],
-    outcomes: dict[int, window_store.BatchOutcome],
+    outcomes: dict[int, window_store.WindowBatchOutcome],
     checkpoint: str,
 ) -> RunSummary:
     summary = RunSummary(query_id=query_id)

@@ -68,7 +68,7 @@ _UPSERT = f"""
 
 
 @dataclass(frozen=True)
-class BatchOutcome:
+class WindowBatchOutcome:
     """What one micro-batch did: `applied` is False for an already-ledgered (replayed) batch."""
 
     batch_id: int
@@ -82,18 +82,20 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(statement)
 
 
-def ledgered(conn: duckdb.DuckDBPyConnection, query_id: str, batch_id: int) -> BatchOutcome | None:
+def ledgered(
+    conn: duckdb.DuckDBPyConnection, query_id: str, batch_id: int
+) -> WindowBatchOutcome | None:
     row = conn.execute(
         f"SELECT windows_upserted, events_aggregated FROM {LEDGER} "  # noqa: S608 - constant
         "WHERE query_id = ? AND batch_id = ?",
         [query_id, batch_id],
     ).fetchone()
-    return None if row is None else BatchOutcome(batch_id, False, row[0], row[1])
+    return None if row is None else WindowBatchOutcome(batch_id, False, row[0], row[1])
 
 
 def apply_batch(
     conn: duckdb.DuckDBPyConnection, query_id: str, batch_id: int, windows: pd.DataFrame
-) -> BatchOutcome:
+) -> WindowBatchOutcome:
     """Upsert one micro-batch's window rows and ledger it, atomically; a replay is a no-op.
 
     `events_aggregated` (new minus stored counts) is how many events this batch added to
@@ -123,16 +125,16 @@ def apply_batch(
         raise
     finally:
         conn.unregister("incoming_windows")
-    return BatchOutcome(batch_id, True, len(windows), events)
+    return WindowBatchOutcome(batch_id, True, len(windows), events)
 
 
-def ledger_rows(conn: duckdb.DuckDBPyConnection, query_id: str) -> dict[int, BatchOutcome]:
+def ledger_rows(conn: duckdb.DuckDBPyConnection, query_id: str) -> dict[int, WindowBatchOutcome]:
     rows = conn.execute(
         f"SELECT batch_id, windows_upserted, events_aggregated FROM {LEDGER} "  # noqa: S608
         "WHERE query_id = ?",
         [query_id],
     ).fetchall()
-    return {r[0]: BatchOutcome(r[0], False, r[1], r[2]) for r in rows}
+    return {r[0]: WindowBatchOutcome(r[0], False, r[1], r[2]) for r in rows}
 
 
 def recorded_topic_id(conn: duckdb.DuckDBPyConnection, checkpoint: str) -> str | None:

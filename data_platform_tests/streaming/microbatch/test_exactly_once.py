@@ -86,6 +86,7 @@ def test_fault_before_warehouse_commit_writes_nothing_and_replans(
     (retry,) = harness.tick().run_requests  # the same range again, under a fresh run key
     assert ranges_of(retry) == ranges_of(request)
     assert retry.run_key == f"{request.run_key} attempt=1"
+    assert (request.tags[jobs.ATTEMPT_TAG], retry.tags[jobs.ATTEMPT_TAG]) == ("0", "1")
     assert harness.execute(retry).success
     assert table_count(warehouse, "stream.orders_events") == 380
     assert table_count(warehouse, "stream.orders_dlq") == 20

@@ -42,7 +42,7 @@ def test_upsert_counts_new_events_and_a_replay_changes_nothing(warehouse_path: P
         after = conn.execute("SELECT * FROM stream.order_window_aggregates ORDER BY 1").fetchall()
     assert (first.applied, first.events_aggregated, first.windows_upserted) == (True, 2, 1)
     assert (second.events_aggregated, second.windows_upserted) == (2, 2)
-    assert replay == window_store.BatchOutcome(1, False, 2, 2)
+    assert replay == window_store.WindowBatchOutcome(1, False, 2, 2)
     assert before == after
     assert table(warehouse_path) == [
         (datetime(2024, 3, 1, 12, 0), "c1", 3, Decimal("16.50")),
