@@ -70,6 +70,7 @@ def definitions_graph() -> dict[str, object]:
             "kinds": sorted(node.kinds),
             "partitions": type(node.partitions_def).__name__ if node.partitions_def else None,
             "pool": (node.pools and sorted(node.pools)) or None,
+            "freshness": str(node.freshness_policy) if node.freshness_policy else None,
             "checks": checks_by_asset.get(name, []),
         }
     return {

@@ -1,6 +1,7 @@
 """The micro-batch step: one run loads exactly the planned offset ranges of the orders topic
 into `orders_events` (valid records) and `orders_dlq` (poison records, with the reason)."""
 
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
@@ -17,6 +18,11 @@ from data_platform.streaming.microbatch.order_batch import UNDECODABLE_BATCH
 
 GROUP = "streaming"
 OWNERS = ["team:streaming"]
+# The stream is continuous: no batch for 5 minutes is worth a look, for 15 a failure (no new
+# records, a stopped sensor, or a jammed pool all show here).
+STREAM_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(minutes=15), warn_window=timedelta(minutes=5)
+)
 
 
 # Kafka's own limits: partition ids are int32, offsets int64.
@@ -77,6 +83,12 @@ def _metadata(outcome: MicroBatchOutcome) -> dict[str, Any]:
         ),
         "records_per_second": round(batch.read / outcome.seconds, 1) if outcome.seconds else 0.0,
         "seconds": round(outcome.seconds, 3),
+        # Kafka timestamp to warehouse commit, over the batch's events: plotted per batch.
+        **{
+            f"latency_{name}": value
+            for name, value in outcome.latency._asdict().items()
+            if value is not None
+        },
     }
 
 
@@ -88,6 +100,7 @@ def _metadata(outcome: MicroBatchOutcome) -> dict[str, Any]:
             group_name=GROUP,
             owners=OWNERS,
             kinds={"kafka", "duckdb"},
+            freshness_policy=STREAM_FRESHNESS,
             description="Valid order events, keyed by topic/partition/offset.",
         ),
         dg.AssetSpec(

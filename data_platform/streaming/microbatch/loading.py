@@ -50,6 +50,9 @@ class MicroBatchOutcome:
     dlq_unpublished: int
     committed: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
+    latency: stream_store.BatchLatency = field(
+        default_factory=lambda: stream_store.BatchLatency(None, None, None)
+    )
 
 
 def run_batch(
@@ -80,6 +83,7 @@ def run_batch(
                 transaction.abort()
                 raise
             counts = transaction.commit(batch.dead_table(), reader.read)
+            latency = stream_store.batch_latency(conn, run_id, utcnow())
             ledger = stream_store.ledger_rows(conn, topic)
             fault_point("microbatch.after_warehouse_commit")
             published, unpublished = publish_dead_letters(dead_letters, conn, topic)
@@ -97,6 +101,7 @@ def run_batch(
         unpublished,
         committed,
         time.perf_counter() - started,
+        latency,
     )
 
 

@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -251,6 +251,28 @@ def ledger_rows(conn: duckdb.DuckDBPyConnection, topic: str) -> list[tuple[int, 
             WHERE topic = ? ORDER BY 1, 2, 3""",  # noqa: S608
         [topic],
     ).fetchall()
+
+
+class BatchLatency(NamedTuple):
+    """Seconds from each record's Kafka timestamp to its warehouse commit, over one batch."""
+
+    median_s: float | None
+    p95_s: float | None
+    max_s: float | None
+
+
+def batch_latency(
+    conn: duckdb.DuckDBPyConnection, run_id: str, committed_at: datetime
+) -> BatchLatency:
+    """Produce-to-warehouse latency of the events `run_id` committed at `committed_at` (None
+    when it loaded none or the records carry no timestamps)."""
+    row = conn.execute(
+        f"""SELECT quantile_cont(s, 0.5), quantile_cont(s, 0.95), max(s) FROM (
+              SELECT epoch(?::TIMESTAMPTZ - kafka_timestamp) AS s FROM {EVENTS}
+              WHERE run_id = ? AND kafka_timestamp IS NOT NULL)""",  # noqa: S608
+        [committed_at, run_id],
+    ).fetchall()[0]
+    return BatchLatency(*(None if v is None else round(float(v), 3) for v in row))
 
 
 class LedgerUnavailable(RuntimeError):

@@ -102,6 +102,12 @@ def test_10k_with_poison_all_accounted_for(kafka, harness_factory, warehouse) ->
     assert all(c.passed for c in check_results if c.check_name == "offsets_contiguous")
     assert all(c.passed for c in check_results if c.check_name == "dlq_rate")  # 2% < 5%
     assert not any(c.passed for c in check_results if c.check_name == "required_fields")
+    # Each batch reports its produce-to-commit latency for the UI's plots, and the figures are
+    # ordered and bounded by the time this test has been running.
+    for run in runs:
+        metadata = run.asset_materializations_for_node("orders_microbatch")[0].metadata
+        median, p95, worst = (metadata[f"latency_{n}_s"].value for n in ("median", "p95", "max"))
+        assert 0 <= median <= p95 <= worst < 600, (median, p95, worst)
 
 
 def test_a_record_that_cannot_be_stored_is_dead_lettered_not_retried_forever(
