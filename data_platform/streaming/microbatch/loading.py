@@ -21,6 +21,7 @@ from data_platform.kafka import client
 from data_platform.kafka.ranges import PartitionRange
 from data_platform.kafka.reachability import BrokerUnavailable
 from data_platform.lib import stream_store
+from data_platform.lib.dlq_contents import DlqContents, dlq_contents
 from data_platform.lib.faults import fault_point
 from data_platform.lib.order_batch import SplitBatch, dead_letter_span, split_messages
 from data_platform.lib.warehouse import utcnow
@@ -44,6 +45,7 @@ class MicroBatchOutcome:
     ledger: list[tuple[int, int, int]]
     dlq_published: int
     dlq_unpublished: int
+    dlq: DlqContents
     committed: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -79,6 +81,7 @@ def run_batch(
             ledger = stream_store.ledger_rows(conn, topic)
             fault_point("microbatch.after_warehouse_commit")
             published, unpublished = publish_dead_letters(dead_letters, conn, topic)
+            contents = dlq_contents(conn)
         committed = group.commit({r.partition: r.end for r in reader.read}, run_id)
     fault_point("microbatch.after_kafka_commit")
     return MicroBatchOutcome(
@@ -91,6 +94,7 @@ def run_batch(
         ledger,
         published,
         unpublished,
+        contents,
         committed,
         time.perf_counter() - started,
     )
