@@ -9,6 +9,8 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export PYSPARK_PYTHON ?= $(CURDIR)/$(BIN)/python
 # Local Kafka-protocol broker for `make dev` (make demo uses a free port).
 KAFKA_PORT ?= 9092
+# The Dagster UI's port for `make dev` (`DAGSTER_PORT=3001 make dev` when 3000 is taken).
+DAGSTER_PORT ?= 3000
 
 .PHONY: setup demo dev test test-fast bench lint fmt manifest java browser clean
 
@@ -58,7 +60,7 @@ demo: setup
 dev: setup
 	@# The venv's bin on PATH: dagster dev re-parses dbt (prepare_if_dev), which looks up `dbt`.
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/data-platform broker --port $(KAFKA_PORT) -- \
-	  $(BIN)/dagster dev -h 127.0.0.1 -p 3000
+	  $(BIN)/dagster dev -h 127.0.0.1 -p $(DAGSTER_PORT)
 
 test: setup browser
 	$(BIN)/pytest -q -p no:cacheprovider

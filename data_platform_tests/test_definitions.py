@@ -101,3 +101,27 @@ def test_catalog_descriptions_are_the_dbt_yaml_not_sql() -> None:
     for key in graph.get_all_asset_keys():
         description = graph.get(key).description or ""
         assert "Raw SQL" not in description and "select" not in description.lower(), key
+
+
+def test_checks_declare_severity_and_errors_that_guard_downstream_block() -> None:
+    """Every check of ours states its severity on the spec (dbt tests carry theirs from dbt);
+    the raw_orders ERROR checks block staging and the mart."""
+    graph = defs.get_repository_def().asset_graph
+    for key in graph.asset_check_keys:
+        spec = graph.get_check_spec(key)
+        if "dbt" in graph.get(key.asset_key).kinds:
+            continue
+        severity = spec.metadata["severity"]
+        assert severity in ("ERROR", "WARN"), key
+        assert spec.description.startswith(f"[{severity}"), key
+        assert spec.blocking == spec.metadata["blocking"], key
+        assert not spec.blocking or severity == "ERROR", key
+    blocking = {
+        k.name for k in graph.asset_check_keys if graph.get_check_spec(k).blocking
+        and k.asset_key == dg.AssetKey("raw_orders")
+    }  # fmt: skip
+    assert blocking == {
+        "partition_not_empty",
+        "order_date_within_partition",
+        "required_fields_not_null",
+    }

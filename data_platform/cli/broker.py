@@ -11,6 +11,7 @@ import sys
 import time
 
 from data_platform import warehouse
+from data_platform.cli.demo_console import say
 from data_platform.kafka.local_broker import LocalBroker, parent_death_signal
 from data_platform.kafka.reachability import BrokerUnavailable, check_reachable
 from data_platform.paths import state_dir, warehouse_path
@@ -51,18 +52,18 @@ def run_broker(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the broker on SIGTERM too
     broker = None
     if args.port and _listening(args.port):
-        print(f"a broker is already listening on 127.0.0.1:{args.port}; using it", flush=True)
+        say(f"a broker is already listening on 127.0.0.1:{args.port}; using it")
         servers = f"127.0.0.1:{args.port}"
     else:
         log = state_dir() / "tansu.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         broker = LocalBroker(port=args.port, log_path=log).start()
         servers = broker.bootstrap_servers
-        print(f"local Kafka broker on {servers} (in memory; log {log})", flush=True)
+        say(f"local Kafka broker on {servers} (in memory; log {log})")
     os.environ[BOOTSTRAP_ENV] = servers
     try:
         created = KafkaResource().ensure_topics()
-        print(f"topics created: {created or 'none (already there)'}", flush=True)
+        say(f"topics created: {created or 'none (already there)'}")
         if command:
             # The command stops (SIGTERM) if this process dies, as the broker does (SIGKILL).
             child = subprocess.Popen(command, preexec_fn=parent_death_signal(signal.SIGTERM))

@@ -7,9 +7,11 @@ one definition here, shared by every format.
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 
 PASSED = "PASSED"
@@ -23,9 +25,10 @@ NEVER_RUN = "NEVER_RUN"
 ERROR = "ERROR"
 WARN = "WARN"
 
-FORMATS = ("table", "json", "markdown")
+FORMATS = ("table", "compact", "json", "markdown")
 HEADER = ("asset", "check", "partition", "result", "severity", "when", "details")
 MAX_DETAIL_CHARS = 80
+TERMINAL_WIDTH = 100
 
 
 @dataclass(frozen=True)
@@ -73,11 +76,42 @@ def _details(metadata: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
-def _cells(row: CheckRow) -> tuple[str, ...]:
+def _row_details(row: CheckRow) -> str:
     # Metadata repeating the partition column (e.g. a run's partition range) is left out.
-    details = {k: v for k, v in row.metadata.items() if v is None or v != row.partition}
+    return _details({k: v for k, v in row.metadata.items() if v is None or v != row.partition})
+
+
+def _cells(row: CheckRow) -> tuple[str, ...]:
     return (row.asset, row.check, row.partition or "", row.result, row.severity or "",
-            _when(row), _details(details))  # fmt: skip
+            _when(row), _row_details(row))  # fmt: skip
+
+
+def cut(text: str, width: int) -> str:
+    """`text` shortened to `width` characters, marked with "..." when something was cut."""
+    return text if len(text) <= width else text[: max(width - 3, 0)] + "..."
+
+
+def render_compact(rows: Sequence[CheckRow], width: int = TERMINAL_WIDTH) -> str:
+    """The table for a terminal: checks grouped under their asset (with the partitions they
+    covered), long dbt test names and details cut, so no line is wider than `width`."""
+    result_w = max([len("result"), *(len(r.result) for r in rows)])
+    check_w = min(max([len("check"), *(len(r.check) + 2 for r in rows)]), width // 2)
+    severity_w = len("severity")
+
+    def line(check: str, result: str, severity: str, details: str) -> str:
+        head = f"{cut(check, check_w):<{check_w}}  {result:<{result_w}}  {severity:<{severity_w}}  "
+        return (head + cut(details, width - len(head))).rstrip()
+
+    out = [line("asset / check", "result", "severity", "details")]
+    out.append("-" * len(out[0]))
+    for asset, group in groupby(rows, key=lambda r: r.asset):
+        checks = list(group)
+        partitions = sorted({r.partition for r in checks if r.partition})
+        out.append(cut("  ".join([asset, *partitions]), width))
+        for row in checks:
+            out.append(line("  " + row.check, row.result, row.severity or "", _row_details(row)))
+    out.extend(textwrap.wrap(summary(rows), width))
+    return "\n".join(out) + "\n"
 
 
 def render_table(rows: Sequence[CheckRow]) -> str:
@@ -129,7 +163,12 @@ def summary(rows: Sequence[CheckRow]) -> str:
 
 
 def render(rows: Sequence[CheckRow], fmt: str) -> str:
-    renderers = {"table": render_table, "json": render_json, "markdown": render_markdown}
+    renderers = {
+        "table": render_table,
+        "compact": render_compact,
+        "json": render_json,
+        "markdown": render_markdown,
+    }
     if fmt not in renderers:
         raise ValueError(f"unknown report format {fmt!r}: expected one of {', '.join(FORMATS)}")
     return renderers[fmt](rows)

@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TextIO
 
 import dagster as dg
 
@@ -119,15 +119,16 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def demo_step() -> int:
-    """The demo's last step: the check report. Failed WARN checks are shown, not fatal; a failed
-    ERROR check makes the demo exit 1 after the report, exactly as the CI gate would."""
-    print("\nAsset checks (latest evaluation of each; `data-platform checks` prints the same)")
+def demo_step(err: TextIO | None = None) -> int:
+    """The demo's check report, in the compact table that fits 100 columns. Failed WARN checks
+    are shown, not fatal; a failed ERROR check makes the demo exit 1 after the report, exactly
+    as the CI gate would. `err`: where to say so (the demo sends stderr to its log file)."""
+    print("Asset checks (latest evaluation of each; `data-platform checks` prints the same)")
     with dg.DagsterInstance.get() as instance:
-        text, code = report(instance, DEFAULT_MODULE, "table")
+        text, code = report(instance, DEFAULT_MODULE, "compact")
     print(text, end="", flush=True)
     if code:
-        sys.stderr.write(
+        (err or sys.stderr).write(
             "demo: ERROR-severity asset checks failed (marked FAILED above); the data is not "
             "fit to use, so the demo exits 1.\n"
         )

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from data_platform.cli import broker, checks_report, demo, dlq, produce_orders, serve_api
+from data_platform.cli import broker, checks_report, demo, dlq, produce_orders, serve_api, sql
 
 # Modules contributing subcommands, in the order `--help` lists them.
-COMMAND_MODULES = [demo, serve_api, checks_report, broker, produce_orders, dlq]
+COMMAND_MODULES = [demo, serve_api, checks_report, broker, produce_orders, dlq, sql]
 
 
 def default_dagster_home() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dagster as dg
 
 from data_platform import warehouse
+from data_platform.cli.demo_console import say
 from data_platform.cli.produce_orders import produce_orders
 from data_platform.kafka import client
 from data_platform.paths import warehouse_path
@@ -33,7 +34,7 @@ def _forget_if_broker_restarted(kafka: KafkaResource) -> None:
         ends = contiguous_ends(stream_store.ledger_rows(conn, topic))
         if any(ends.get(p, 0) > hw for p, hw in marks.items()):
             deleted = stream_store.forget_topic(conn, topic)
-            print(f"broker restarted since the last demo: cleared {topic!r} rows {deleted}")
+            say(f"broker restarted since the last demo: cleared {topic!r} rows {deleted}")
 
 
 def _tick_and_run(kafka: KafkaResource) -> int:
@@ -53,11 +54,11 @@ def _tick_and_run(kafka: KafkaResource) -> int:
         )
         result = sensor(context)
         if isinstance(result, dg.SkipReason) or result is None:
-            print(f"sensor: skip ({result.skip_message if result else 'nothing'})")
+            say(f"sensor: skip ({result.skip_message if result else 'nothing'})")
             return runs
         cursor = result.cursor
         for request in result.run_requests:
-            print(f"sensor: run requested, key {request.run_key!r}", flush=True)
+            say(f"sensor: run requested, key {request.run_key!r}")
             tags = {**request.tags, "dagster/sensor_name": SENSOR}
             run = job.execute_in_process(
                 run_config={**request.run_config, **QUIET_LOGS},
@@ -91,11 +92,11 @@ def _summarise(print_table) -> None:
 
 def run_stream_demo(print_table) -> None:
     kafka = KafkaResource()
-    print(f"\nKafka micro-batches via {kafka.resolved_bootstrap_servers()}", flush=True)
+    say(f"\nKafka micro-batches via {kafka.resolved_bootstrap_servers()}")
     try:
         kafka.ensure_topics()
     except client.BrokerUnavailable as exc:
-        print(f"skipped: no Kafka broker ({exc}); `make demo` starts a local one")
+        say(f"skipped: no Kafka broker ({exc}); `make demo` starts a local one")
         return
     _forget_if_broker_restarted(kafka)
     runs = 0
@@ -104,7 +105,7 @@ def run_stream_demo(print_table) -> None:
             kafka, DEMO_EVENTS // 2, invalid_rate=DEMO_INVALID_RATE, late_rate=0.05, seed=wave
         )
         poison = sum(1 for *_, r in sent if r.poison)
-        print(f"produced {len(sent)} order events ({poison} poison) to {kafka.orders_topic!r}")
+        say(f"produced {len(sent)} order events ({poison} poison) to {kafka.orders_topic!r}")
         runs += _tick_and_run(kafka)
-    print(f"{runs} sensor-requested micro-batch run(s) finished")
+    say(f"{runs} sensor-requested micro-batch run(s) finished")
     _summarise(print_table)

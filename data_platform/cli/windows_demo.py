@@ -10,6 +10,7 @@ import dagster as dg
 from kafka.errors import KafkaError
 
 from data_platform import warehouse
+from data_platform.cli.demo_console import say
 from data_platform.kafka import client
 from data_platform.paths import warehouse_path
 from data_platform.streaming.kafka_resource import KafkaResource
@@ -42,17 +43,17 @@ def run_windows_demo(
     materialize: Callable[..., None], print_table: Callable, kafka: KafkaResource | None = None
 ) -> None:
     kafka = kafka or KafkaResource()
-    print(f"\nSpark window aggregates over {kafka.orders_topic!r}", flush=True)
+    say(f"\nSpark window aggregates over {kafka.orders_topic!r}")
     try:
         records = topic_records(kafka)
     except topic_guard.TopicMissing:
-        print(f"skipped: topic {kafka.orders_topic!r} does not exist (produce events first)")
+        say(f"skipped: topic {kafka.orders_topic!r} does not exist (produce events first)")
         return
     except (KafkaError, OSError, client.BrokerUnavailable) as exc:
-        print(f"skipped: Kafka at {kafka.resolved_bootstrap_servers()} unreachable ({exc})")
+        say(f"skipped: Kafka at {kafka.resolved_bootstrap_servers()} unreachable ({exc})")
         return
     if records == 0:
-        print(f"skipped: topic {kafka.orders_topic!r} is empty (produce events first)")
+        say(f"skipped: topic {kafka.orders_topic!r} is empty (produce events first)")
         return
     materialize(ASSET, "--config-json", json.dumps(RUN_CONFIG))
     meta = _latest_metadata()

@@ -7,29 +7,43 @@ from datetime import date
 import dagster as dg
 import duckdb
 
+from data_platform.check_specs import ERROR, WARN, check_result, check_spec
+
 NULL_CUSTOMER_WARN_SHARE = 0.05
 
+# The ERROR checks block: staging and the mart must not be built on a day that broke them.
+PARTITION_NOT_EMPTY = check_spec(
+    "partition_not_empty",
+    "raw_orders",
+    ERROR,
+    "Every day of the run loaded at least one order.",
+    blocking=True,
+)
+ORDER_DATE_WITHIN_PARTITION = check_spec(
+    "order_date_within_partition",
+    "raw_orders",
+    ERROR,
+    "No row's order_date falls outside the day it was loaded for.",
+    blocking=True,
+)
+REQUIRED_FIELDS_NOT_NULL = check_spec(
+    "required_fields_not_null",
+    "raw_orders",
+    ERROR,
+    "order_id and order_date are never null.",
+    blocking=True,
+)
+NULL_CUSTOMER_SHARE = check_spec(
+    "null_customer_share",
+    "raw_orders",
+    WARN,
+    f"Fails when over {NULL_CUSTOMER_WARN_SHARE:.0%} of orders have no customer_id.",
+)
 RAW_ORDERS_CHECKS = [
-    dg.AssetCheckSpec(
-        "partition_not_empty",
-        asset="raw_orders",
-        description="Every day of the run loaded at least one order.",
-    ),
-    dg.AssetCheckSpec(
-        "order_date_within_partition",
-        asset="raw_orders",
-        description="No row's order_date falls outside the day it was loaded for.",
-    ),
-    dg.AssetCheckSpec(
-        "required_fields_not_null",
-        asset="raw_orders",
-        description="order_id and order_date are never null.",
-    ),
-    dg.AssetCheckSpec(
-        "null_customer_share",
-        asset="raw_orders",
-        description=f"WARN when over {NULL_CUSTOMER_WARN_SHARE:.0%} of orders have no customer_id.",
-    ),
+    PARTITION_NOT_EMPTY,
+    ORDER_DATE_WITHIN_PARTITION,
+    REQUIRED_FIELDS_NOT_NULL,
+    NULL_CUSTOMER_SHARE,
 ]
 
 
@@ -59,33 +73,29 @@ def raw_orders_check_results(
     share = null_customer / total if total else 0.0
     scope = {"partition_range": dg.MetadataValue.text(f"{first}...{last}")}
     return [
-        dg.AssetCheckResult(
-            check_name="partition_not_empty",
-            passed=days_with_rows == expected_days,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={
+        check_result(
+            PARTITION_NOT_EMPTY,
+            days_with_rows == expected_days,
+            {
                 **scope,
                 "empty_days": dg.MetadataValue.json(empty_days),
                 "rows": dg.MetadataValue.int(total),
             },
         ),
-        dg.AssetCheckResult(
-            check_name="order_date_within_partition",
-            passed=outside == 0,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={**scope, "failing_rows": dg.MetadataValue.int(outside)},
+        check_result(
+            ORDER_DATE_WITHIN_PARTITION,
+            outside == 0,
+            {**scope, "failing_rows": dg.MetadataValue.int(outside)},
         ),
-        dg.AssetCheckResult(
-            check_name="required_fields_not_null",
-            passed=null_required == 0,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={**scope, "failing_rows": dg.MetadataValue.int(null_required)},
+        check_result(
+            REQUIRED_FIELDS_NOT_NULL,
+            null_required == 0,
+            {**scope, "failing_rows": dg.MetadataValue.int(null_required)},
         ),
-        dg.AssetCheckResult(
-            check_name="null_customer_share",
-            passed=share <= NULL_CUSTOMER_WARN_SHARE,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={
+        check_result(
+            NULL_CUSTOMER_SHARE,
+            share <= NULL_CUSTOMER_WARN_SHARE,
+            {
                 **scope,
                 "null_customer_rows": dg.MetadataValue.int(null_customer),
                 "null_customer_share": dg.MetadataValue.float(round(share, 4)),

@@ -63,7 +63,7 @@ def test_json_is_machine_readable() -> None:
 
 
 def test_unknown_format_is_named() -> None:
-    with pytest.raises(ValueError, match=r"unknown report format 'xml'.*table, json, markdown"):
+    with pytest.raises(ValueError, match=r"unknown report format 'xml'.*table, compact, json"):
         check_report.render([], "xml")
 
 
@@ -91,3 +91,26 @@ def test_table_drops_dbt_bookkeeping_and_keeps_rows_on_one_line() -> None:
     for noise in ("invocation_id", "unique_id", "Execution Duration", "status="):
         assert noise not in table
     assert '"invocation_id": "596ac100"' in check_report.render_json([row])
+
+
+def test_compact_table_fits_100_columns_and_groups_by_asset() -> None:
+    long_name = "accepted_values_stg_orders_standardized_status__" + "x" * 80
+    rows = [
+        CheckRow(asset="raw_orders", check="partition_not_empty", result="PASSED",
+                 severity="ERROR", partition="2024-03-01...2024-03-07",
+                 metadata={"partition_range": "2024-03-01...2024-03-07", "rows": 14000}),
+        CheckRow(asset="raw_orders", check="null_customer_share", result="FAILED",
+                 severity="WARN", partition="2024-03-01...2024-03-07",
+                 metadata={"ids": list(range(200))}),
+        CheckRow(asset="stg_orders", check=long_name, result="EXECUTION_FAILED"),
+    ]  # fmt: skip
+    text = check_report.render(rows, "compact")
+    lines = text.splitlines()
+    assert all(len(line) <= 100 for line in lines), max(lines, key=len)
+    assert lines[0].split()[:5] == ["asset", "/", "check", "result", "severity"]
+    assert "raw_orders  2024-03-01...2024-03-07" in lines
+    passed = next(x for x in lines if "partition_not_empty" in x)
+    assert "PASSED" in passed and "ERROR" in passed and passed.endswith("rows=14000")
+    assert "partition_range" not in passed  # repeats the partition shown on the asset's line
+    assert any(x.startswith("  accepted_values_stg_orders_") and "..." in x for x in lines)
+    assert "ERROR-severity failures: stg_orders:accepted_values" in " ".join(lines[-3:])

@@ -81,13 +81,17 @@ def crafted_orders_api() -> Iterator[OrdersApiResource]:
 
 
 def materialize_raw_orders(
-    instance: dg.DagsterInstance, warehouse: WarehouseResource, api: OrdersApiResource
+    instance: dg.DagsterInstance,
+    warehouse: WarehouseResource,
+    api: OrdersApiResource,
+    blocked: bool = False,
 ) -> None:
+    """`blocked`: a blocking ERROR check is expected to fail the step (the crafted source)."""
     result = dg.materialize(
         [raw_orders], partition_key=DAY, instance=instance,
-        resources={"warehouse": warehouse, "orders_api": api},
+        resources={"warehouse": warehouse, "orders_api": api}, raise_on_error=False,
     )  # fmt: skip
-    assert result.success
+    assert result.success is not blocked
 
 
 def materialize_probe(instance: dg.DagsterInstance, **config: bool) -> None:
@@ -152,7 +156,7 @@ def test_failing_error_check_exits_non_zero(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A stray row dated outside its partition fails raw_orders' ERROR check."""
-    materialize_raw_orders(home_instance, warehouse, crafted_orders_api)
+    materialize_raw_orders(home_instance, warehouse, crafted_orders_api, blocked=True)
 
     code, document, rows = json_rows(capsys)
     assert code == 1 and document["ok"] is False and document["failing_error_checks"] == 1
@@ -220,7 +224,7 @@ def test_console_script_exit_code_gates(
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert "required_fields_not_null" in ok.stdout
 
-    materialize_raw_orders(home_instance, warehouse, crafted_orders_api)
+    materialize_raw_orders(home_instance, warehouse, crafted_orders_api, blocked=True)
     bad = subprocess.run([script, "checks", "--format", "markdown"], env=env,
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert bad.returncode == 1, bad.stderr[-2000:]

@@ -135,23 +135,40 @@ def test_unreachable_api_fails_clearly_with_nothing_written(warehouse, warehouse
 
 
 def test_rows_outside_the_partition_fail_the_error_check(warehouse, warehouse_path) -> None:
+    """The check is blocking: the day is stored and reported, the step fails and nothing
+    downstream of raw_orders runs on it."""
+
     def handler(entity: str, params: dict) -> tuple[int, dict]:
         page = demo_page(entity, params, orders_per_day=50)
         page["data"][0]["order_date"] = "2023-12-31"
         return 200, page
 
+    @dg.asset(
+        deps=[raw_orders],
+        partitions_def=raw_orders.partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+    )
+    def downstream_of_raw_orders() -> None:
+        """Stands in for staging: must not run on a day that failed a blocking check."""
+
     server = serve(handler)
     try:
         result = dg.materialize(
-            [raw_orders],
+            [raw_orders, downstream_of_raw_orders],
             resources={"warehouse": warehouse, "orders_api": api(server)},
             partition_key="2024-01-05",
+            raise_on_error=False,
         )
     finally:
         server.shutdown()
+    assert not result.success
+    assert "blocking asset check" in result.failure_data_for_node("raw_orders").error.message
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == {"raw_orders"}
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert not checks["order_date_within_partition"].passed
     assert checks["order_date_within_partition"].severity == dg.AssetCheckSeverity.ERROR
+    assert checks["order_date_within_partition"].blocking
     assert checks["order_date_within_partition"].metadata["failing_rows"].value == 1
     assert checks["partition_not_empty"].passed
     # The stray row is stored under the day it was loaded for, so a reload still replaces it.

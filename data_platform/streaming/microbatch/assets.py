@@ -12,6 +12,7 @@ from data_platform.orders.events import DEFAULT_MAX_RECORD_BYTES
 from data_platform.resources import WAREHOUSE_POOL, WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.microbatch import checks
+from data_platform.streaming.microbatch.dlq_metadata import dlq_metadata
 from data_platform.streaming.microbatch.loading import MicroBatchOutcome, run_batch
 from data_platform.streaming.microbatch.offsets import lag
 from data_platform.streaming.microbatch.order_batch import UNDECODABLE_BATCH
@@ -132,7 +133,11 @@ def orders_microbatch(
     yield dg.MaterializeResult(asset_key="orders_events", metadata=metadata)
     yield dg.MaterializeResult(
         asset_key="orders_dlq",
-        metadata={**metadata, "by_reason": dg.MetadataValue.json(dict(outcome.batch.reasons))},
+        metadata={
+            **metadata,
+            "batch_by_reason": dg.MetadataValue.json(dict(outcome.batch.reasons)),
+            **dlq_metadata(outcome.dlq),
+        },
     )
     yield checks.required_fields_result(outcome.batch)
     yield checks.offsets_contiguous_result(outcome.ledger)

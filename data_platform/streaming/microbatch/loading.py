@@ -24,6 +24,7 @@ from data_platform.kafka.reachability import BrokerUnavailable
 from data_platform.resources import WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.microbatch import stream_store
+from data_platform.streaming.microbatch.dlq_contents import DlqContents, dlq_contents
 from data_platform.streaming.microbatch.order_batch import (
     SplitBatch,
     dead_letter_span,
@@ -48,6 +49,7 @@ class MicroBatchOutcome:
     ledger: list[tuple[int, int, int]]
     dlq_published: int
     dlq_unpublished: int
+    dlq: DlqContents
     committed: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
     latency: stream_store.BatchLatency = field(
@@ -87,6 +89,7 @@ def run_batch(
             ledger = stream_store.ledger_rows(conn, topic)
             fault_point("microbatch.after_warehouse_commit")
             published, unpublished = publish_dead_letters(dead_letters, conn, topic)
+            contents = dlq_contents(conn)
         committed = group.commit({r.partition: r.end for r in reader.read}, run_id)
     fault_point("microbatch.after_kafka_commit")
     return MicroBatchOutcome(
@@ -99,6 +102,7 @@ def run_batch(
         ledger,
         published,
         unpublished,
+        contents,
         committed,
         time.perf_counter() - started,
         latency,
