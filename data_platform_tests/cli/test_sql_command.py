@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from data_platform.cli import cli
+from data_platform.cli import main as cli
 
 
 def test_sql_prints_the_result_and_never_writes(
