@@ -7,10 +7,9 @@ import json
 from collections.abc import Callable
 
 import dagster as dg
-from kafka.errors import KafkaError
 
 from data_platform import warehouse
-from data_platform.kafka import client
+from data_platform.kafka import admin, client
 from data_platform.paths import warehouse_path
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.windows import store as window_store
@@ -48,7 +47,7 @@ def run_windows_demo(
     except topic_guard.TopicMissing:
         print(f"skipped: topic {kafka.orders_topic!r} does not exist (produce events first)")
         return
-    except (KafkaError, OSError, client.BrokerUnavailable) as exc:
+    except (admin.KafkaError, OSError, client.BrokerUnavailable) as exc:
         print(f"skipped: Kafka at {kafka.resolved_bootstrap_servers()} unreachable ({exc})")
         return
     if records == 0:

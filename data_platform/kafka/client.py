@@ -141,6 +141,20 @@ def new_consumer(config: dict[str, Any], **extra: Any) -> Consumer:
     return _Consumer({"group.id": "data-platform-reader", **READ_SETTINGS, **config, **extra})
 
 
+def check_settings(config: dict[str, Any], group_id: str) -> None:
+    """librdkafka's own verdict on every setting: a throwaway consumer, closed at once;
+    ValueError naming what it refuses."""
+    try:
+        Consumer({**config, "group.id": group_id}).close()
+    except (KafkaException, TypeError) as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def watermarks(consumer: Consumer, topic: str, partition: int, timeout_s: float) -> tuple[int, int]:
+    """The partition's (low, high) watermarks, asked of the broker."""
+    return consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
+
+
 def topic_partitions(consumer: Consumer, topic: str, timeout_s: float = 5.0) -> list[int]:
     """The topic's partition ids; BrokerUnavailable when the topic does not exist."""
     try:

@@ -20,9 +20,8 @@ from typing import Any
 import duckdb
 import orjson
 import pyarrow as pa
-from confluent_kafka import Message
 
-from data_platform.kafka.client import KafkaRecord, UndecodableSpan, record_of
+from data_platform.kafka.client import KafkaRecord, Message, UndecodableSpan, record_of
 from data_platform.orders import events as oe
 
 _TS = pa.timestamp("us", tz="UTC")

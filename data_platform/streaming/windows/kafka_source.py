@@ -83,11 +83,11 @@ def client_config(options: dict[str, str]) -> dict[str, Any]:
 def _check_settings(config: dict[str, Any]) -> None:
     """librdkafka's own verdict on every setting, before Spark plans anything: a throwaway
     client, closed at once."""
-    from confluent_kafka import Consumer, KafkaException
+    from data_platform.kafka import client
 
     try:
-        Consumer({**config, "group.id": "kafka-py-settings-check"}).close()
-    except (KafkaException, ValueError, TypeError) as exc:
+        client.check_settings(config, "kafka-py-settings-check")
+    except ValueError as exc:
         raise ValueError(f"kafka_py source: option not accepted by librdkafka: {exc}") from exc
 
 
@@ -189,8 +189,6 @@ class KafkaPyStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
 
     def _earliest(self) -> Offsets:
         """The log start of every partition (ListOffsets(earliest) is exact everywhere)."""
-        from confluent_kafka import TopicPartition
-
         from data_platform.kafka import client
 
         consumer = self._client()
@@ -201,7 +199,7 @@ class KafkaPyStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             except client.BrokerUnavailable as exc:
                 raise RuntimeError(f"kafka_py source: {exc}") from exc
             for p in partitions:
-                low, _ = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
+                low, _ = client.watermarks(consumer, topic, p, 30)
                 starts[(topic, p)] = max(low, 0)
         return _group(starts)
 
