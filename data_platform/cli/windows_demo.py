@@ -38,7 +38,9 @@ def _latest_metadata() -> dict[str, object]:
 
 
 def run_windows_demo(
-    materialize: Callable[..., None], print_table: Callable, kafka: KafkaResource | None = None
+    materialize: Callable[..., None],
+    print_table: Callable[..., None],
+    kafka: KafkaResource | None = None,
 ) -> None:
     kafka = kafka or KafkaResource()
     print(f"\nSpark window aggregates over {kafka.orders_topic!r}", flush=True)
@@ -65,7 +67,8 @@ def run_windows_demo(
                 ORDER BY total_amount DESC, window_start, customer_id LIMIT ?""",  # noqa: S608
             [TOP],
         ).fetchall()
-        total = conn.execute(f"SELECT COUNT(*) FROM {window_store.TABLE}").fetchone()[0]  # noqa: S608
+        count = f"SELECT COUNT(*) FROM {window_store.TABLE}"  # noqa: S608
+        [total] = warehouse.one_row(conn.execute(count))
     print_table(
         f"Top {len(rows)} of {total} five-minute windows by amount ({window_store.TABLE})",
         ("window_start", "window_end", "customer_id", "orders", "total_amount"),

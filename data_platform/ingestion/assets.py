@@ -4,7 +4,9 @@ Partitioned assets load their run's whole partition range in one step (single-ru
 replacing each day in its own transaction, so re-running any day is idempotent.
 """
 
+from collections.abc import Set
 from datetime import date
+from typing import TypedDict
 
 import dagster as dg
 
@@ -18,7 +20,16 @@ from data_platform.ingestion.loading import (
 from data_platform.partitions import daily_partitions
 from data_platform.resources import WAREHOUSE_POOL, OrdersApiResource, WarehouseResource
 
-_partitioned = dict(
+
+class _AssetOptions(TypedDict):
+    group_name: str
+    partitions_def: dg.PartitionsDefinition[str]
+    backfill_policy: dg.BackfillPolicy
+    pool: str
+    kinds: Set[str]
+
+
+_partitioned = _AssetOptions(
     group_name="ingestion",
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),

@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -73,16 +73,24 @@ class KafkaRecord(NamedTuple):
 
 
 def record_of(message: Message) -> KafkaRecord:
+    """The record a consumed message holds (never an error event, which has no position)."""
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    if topic is None or partition is None or offset is None:
+        raise ValueError(f"not a record but an event without a position: {message.error()}")
     _, timestamp = message.timestamp()
+    # A consumed message's headers are a list of (str, bytes | None); the stubs' type also
+    # covers the dict and str values a producer accepts.
+    headers = cast(Headers, message.headers() or [])
     return KafkaRecord(
-        message.topic(),
-        message.partition(),
-        message.offset(),
-        timestamp,
-        message.key(),
-        message.value(),
-        list(message.headers() or []),
+        topic, partition, offset, timestamp, message.key(), message.value(), list(headers)
     )
+
+
+def _offset(message: Message) -> int:
+    """The message's offset, -1 where it has none (the binding gives None for a negative
+    offset, which only an error event can carry)."""
+    offset = message.offset()
+    return -1 if offset is None else offset
 
 
 @dataclass(frozen=True)
@@ -192,14 +200,14 @@ def probe_end_offsets(
                     f"no fetch reply for {topic} partitions {missing} within {timeout_s:.0f}s"
                 )
             for message in consumer.consume(_CONSUME_BATCH, _POLL_S):
-                error = message.error()
+                error, partition = message.error(), message.partition()
                 if error is None or error.code() in UNDECODABLE:
                     continue
-                if error.code() == KafkaError._PARTITION_EOF:
-                    ends.setdefault(message.partition(), message.offset())
-                elif error.code() == KafkaError.OFFSET_OUT_OF_RANGE:
+                if partition is not None and error.code() == KafkaError._PARTITION_EOF:
+                    ends.setdefault(partition, _offset(message))
+                elif partition is not None and error.code() == KafkaError.OFFSET_OUT_OF_RANGE:
                     # A start past the log (a recreated topic): the caller compares the end.
-                    consumer.seek(TopicPartition(topic, message.partition(), OFFSET_BEGINNING))
+                    consumer.seek(TopicPartition(topic, partition, OFFSET_BEGINNING))
                 else:
                     _raise_for(error, topic)
             for p, tp in tps.items():
@@ -289,9 +297,9 @@ class RangeReader:
         kept = []
         for message in messages:
             partition = message.partition()
-            if partition not in positions:
-                continue  # finished, or queued before a skip
-            offset = message.offset()
+            if partition is None or partition not in positions:
+                continue  # finished, queued before a skip, or a client-wide event
+            offset = _offset(message)
             error = message.error()
             if error is None:
                 if offset < positions[partition]:
@@ -413,7 +421,13 @@ class Publisher:
             while True:
                 try:
                     self._producer.produce(
-                        self.topic, value=value, key=key, headers=headers, on_delivery=self._ack
+                        self.topic,
+                        value=value,
+                        key=key,
+                        # The stubs want list[tuple[str, str | bytes | None]]: a list is
+                        # invariant, so ours (bytes values only) does not match; it is valid.
+                        headers=headers,  # type: ignore[arg-type]
+                        on_delivery=self._ack,
                     )
                     break
                 except BufferError:  # the local queue is full: let deliveries drain it

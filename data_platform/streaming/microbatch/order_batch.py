@@ -208,7 +208,7 @@ def split_messages(
     (partitions, offsets, order_ids, customer_ids, amounts, currencies, event_times,
      kafka_timestamps, kept) = (fast[name].append for name in _FAST_NAMES)  # fmt: skip
     if messages:
-        batch.topic = messages[0].topic()
+        batch.topic = messages[0].topic() or ""
     loads, plainly_valid = orjson.loads, oe.plainly_valid
     for message in messages:
         value = message.value()
