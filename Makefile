@@ -77,7 +77,8 @@ dev: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/data-platform broker --port $(KAFKA_PORT) -- \
 	  $(BIN)/dagster dev -h 127.0.0.1 -p 3000
 
-test: setup browser
+# The checks run first, so CI (which runs `make test`) fails on a lint, type or import error.
+test: setup browser lint
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test-fast: setup
@@ -88,9 +89,14 @@ bench: setup
 	@mkdir -p build
 	$(BIN)/python -m benchmarks 2>build/bench.log || { tail -n 60 build/bench.log; exit 1; }
 
+# ruff, mypy ([tool.mypy]), the import contract ([tool.importlinter]), and the SQL lint of the
+# dbt models wherever a `lint-sql` target is defined (`make -n` fails for an unknown target).
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	@if $(MAKE) -n lint-sql >/dev/null 2>&1; then $(MAKE) --no-print-directory lint-sql; fi
 
 fmt: setup
 	$(BIN)/ruff format .
