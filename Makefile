@@ -12,15 +12,32 @@ KAFKA_PORT ?= 9092
 # The Dagster UI's port for `make dev` (`DAGSTER_PORT=3001 make dev` when 3000 is taken).
 DAGSTER_PORT ?= 3000
 
-.PHONY: setup demo dev test test-fast bench lint fmt manifest java browser clean
+.PHONY: setup demo dev test test-fast bench lint fmt manifest lock java browser clean
 
 setup: $(STAMP) java $(DAGSTER_HOME)/dagster.yaml manifest
 
-$(STAMP): pyproject.toml setup.py
+# Exactly the versions (and hashes) of requirements.lock, then the package itself without
+# resolving anything again.
+$(STAMP): pyproject.toml setup.py requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -e ".[dev]" 2>&1 | grep -v "is ignored: it is neither" || true
+	set -o pipefail; $(BIN)/pip install -q --require-hashes -r requirements.lock 2>&1 \
+	  | { grep -v "is ignored: it is neither" || true; }
+	set -o pipefail; $(BIN)/pip install -q --no-deps -e . 2>&1 \
+	  | { grep -v "is ignored: it is neither" || true; }
 	$(BIN)/python -c "import data_platform, dagster, dagster_dbt, pyspark, kafka, duckdb"
 	touch $@
+
+# Re-resolve requirements.lock from pyproject.toml (the runtime and dev dependencies), for the
+# platform every machine and the image run: Linux x86_64, CPython 3.11. Versions already locked
+# are kept where they still fit; `make lock LOCK_FLAGS=--upgrade` moves everything to the newest.
+LOCK_FLAGS ?=
+lock: $(BIN)/uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --no-strip-extras \
+	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 --quiet $(LOCK_FLAGS) -o requirements.lock
+
+$(BIN)/uv:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q "uv>=0.13.8"
 
 # The UI tests drive Debian's Chromium through its chromedriver (never a downloaded driver);
 # install both when missing.
@@ -62,7 +79,8 @@ dev: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/data-platform broker --port $(KAFKA_PORT) -- \
 	  $(BIN)/dagster dev -h 127.0.0.1 -p $(DAGSTER_PORT)
 
-test: setup browser
+# The checks run first, so CI (which runs `make test`) fails on a lint, type or import error.
+test: setup browser lint
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test-fast: setup
@@ -73,9 +91,14 @@ bench: setup
 	@mkdir -p build
 	$(BIN)/python -m benchmarks 2>build/bench.log || { tail -n 60 build/bench.log; exit 1; }
 
+# ruff, mypy ([tool.mypy]), the import contract ([tool.importlinter]), and the SQL lint of the
+# dbt models wherever a `lint-sql` target is defined (`make -n` fails for an unknown target).
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	@if $(MAKE) -n lint-sql >/dev/null 2>&1; then $(MAKE) --no-print-directory lint-sql; fi
 
 fmt: setup
 	$(BIN)/ruff format .

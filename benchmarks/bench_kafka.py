@@ -27,6 +27,7 @@ from kafka import TopicPartition as KafkaPythonPartition
 from kafka.structs import OffsetAndMetadata
 
 from data_platform.kafka import client
+from data_platform.kafka import producer as kafka_producer
 from data_platform.kafka.local_broker import LocalBroker
 from data_platform.kafka.ranges import PartitionRange
 from data_platform.orders import event_producer
@@ -185,7 +186,7 @@ def run() -> None:
         kafka.ensure_topics()
         started = time.perf_counter()
         records = event_producer.generate(EVENTS, invalid_rate=INVALID_RATE, seed=11)
-        event_producer.produce(kafka.bounded_config(), kafka.orders_topic, records)
+        kafka_producer.produce(kafka.bounded_config(), kafka.orders_topic, records)
         seconds = time.perf_counter() - started
         print(f"produced {EVENTS} events ({INVALID_RATE:.0%} poison) in {seconds:.1f}s; "
               f"{ROUNDS} interleaved rounds, medians")  # fmt: skip

@@ -24,6 +24,7 @@ from data_platform.ingestion.orders_api import (
     DemoTransport,
     HttpTransport,
     OrdersApiClient,
+    Transport,
 )
 from data_platform.paths import warehouse_path
 
@@ -82,6 +83,7 @@ class OrdersApiResource(dg.ConfigurableResource):
 
     def client(self) -> OrdersApiClient:
         base_url = self.effective_base_url()
+        transport: Transport
         if base_url is None:
             transport = DemoTransport(self.demo_orders_per_day, self.demo_user_count)
         else:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
@@ -117,12 +118,13 @@ class LocalRunLauncher(dg.DefaultRunLauncher):
         return f"run worker pid: {found[0]}" if found else "run worker pid: not reported"
 
     def fail_dead_launches(
-        self, runs: list[dg.DagsterRun], grace_seconds: float = LAUNCH_GRACE_SECONDS
+        self, runs: Sequence[dg.DagsterRun], grace_seconds: float = LAUNCH_GRACE_SECONDS
     ) -> list[str]:
         """Mark failed each STARTING run whose worker died, or never started within
         `grace_seconds` of its launch; their ids. Run retries relaunch them as any dead run."""
         failed = []
         for run in runs:
+            reason: str | None
             if run.status != dg.DagsterRunStatus.STARTING:
                 continue
             if run_worker_pid(self._instance, run.run_id) is None:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -179,6 +180,14 @@ def ensure_raw_schema(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(spec.create_sql())
     for statement in META_DDL:
         conn.execute(statement)
+
+
+def one_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    """The row of a query that always returns one (an aggregate without GROUP BY)."""
+    row = result.fetchone()
+    if row is None:
+        raise LookupError("expected one row, the query returned none")
+    return row
 
 
 def utcnow() -> datetime:

@@ -41,14 +41,16 @@ def summarise(first: date, last: date, print_table: Callable[..., None]) -> None
                GROUP BY 1 ORDER BY 2 DESC""",
             [first, last],
         ).fetchall()
-        users = conn.execute(
-            """SELECT COUNT(DISTINCT user_id),
+        users = warehouse.one_row(
+            conn.execute(
+                """SELECT COUNT(DISTINCT user_id),
                       COUNT(DISTINCT user_id) FILTER (WHERE versions > 1),
                       COUNT(DISTINCT user_id) FILTER (WHERE open_rows = 0)
                FROM (SELECT user_id, COUNT(*) AS versions,
                             COUNT(*) FILTER (WHERE dbt_valid_to IS NULL) AS open_rows
                      FROM snapshots.users_snapshot GROUP BY 1)"""
-        ).fetchone()
+            )
+        )
     print_table(
         "marts.fact_orders per day",
         ("order_date", "orders", "unparseable amount", "no known customer"),

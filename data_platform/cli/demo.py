@@ -98,7 +98,7 @@ def summarise_raw(first: date, last: date) -> None:
         rows = []
         for spec in warehouse.RAW_TABLES.values():
             query = f"SELECT COUNT(*) FROM {spec.qualified}"  # noqa: S608 - constant identifier
-            rows.append((spec.qualified, conn.execute(query).fetchone()[0]))
+            rows.append((spec.qualified, warehouse.one_row(conn.execute(query))[0]))
         print_table(f"Raw tables after {first}...{last}", ("table", "rows"), rows)
 
 

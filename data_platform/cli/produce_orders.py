@@ -6,6 +6,7 @@ import argparse
 import time
 from collections import Counter
 
+from data_platform.kafka import producer
 from data_platform.orders import event_producer
 from data_platform.streaming.kafka_resource import KafkaResource
 
@@ -34,9 +35,7 @@ def produce_orders(
 ) -> list[tuple[int, int, event_producer.ProducedRecord]]:
     kafka.ensure_topics()
     records = event_producer.generate(count, invalid_rate, late_rate, seed)
-    return event_producer.produce(
-        kafka.bounded_config(), topic or kafka.orders_topic, records, rate
-    )
+    return producer.produce(kafka.bounded_config(), topic or kafka.orders_topic, records, rate)
 
 
 def run(args: argparse.Namespace) -> int:

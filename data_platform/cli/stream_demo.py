@@ -4,6 +4,8 @@ dead-lettered."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import dagster as dg
 
 from data_platform import warehouse
@@ -43,6 +45,8 @@ def _tick_and_run(kafka: KafkaResource) -> int:
 
     instance = dg.DagsterInstance.get()
     sensor = defs.resolve_sensor_def(SENSOR)
+    if sensor.job_name is None:
+        raise SystemExit(f"sensor {SENSOR} targets no job")
     job = defs.resolve_job_def(sensor.job_name)
     cursor, runs = None, 0
     for _ in range(MAX_TICKS):
@@ -56,8 +60,10 @@ def _tick_and_run(kafka: KafkaResource) -> int:
         if isinstance(result, dg.SkipReason) or result is None:
             say(f"sensor: skip ({result.skip_message if result else 'nothing'})")
             return runs
+        if not isinstance(result, dg.SensorResult):
+            raise SystemExit(f"sensor {SENSOR} returned {type(result).__name__}, not a result")
         cursor = result.cursor
-        for request in result.run_requests:
+        for request in result.run_requests or ():
             say(f"sensor: run requested, key {request.run_key!r}")
             tags = {**request.tags, "dagster/sensor_name": SENSOR}
             run = job.execute_in_process(
@@ -72,10 +78,10 @@ def _tick_and_run(kafka: KafkaResource) -> int:
     return runs
 
 
-def _summarise(print_table) -> None:
+def _summarise(print_table: Callable[..., None]) -> None:
     with warehouse.connect(warehouse_path(), read_only=True) as conn:
         rows = [
-            (t, conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])  # noqa: S608
+            (t, warehouse.one_row(conn.execute(f"SELECT COUNT(*) FROM {t}"))[0])  # noqa: S608
             for t in (stream_store.EVENTS, stream_store.DLQ, stream_store.LEDGER)
         ]
         reasons = conn.execute(
@@ -90,7 +96,7 @@ def _summarise(print_table) -> None:
     )
 
 
-def run_stream_demo(print_table) -> None:
+def run_stream_demo(print_table: Callable[..., None]) -> None:
     kafka = KafkaResource()
     say(f"\nKafka micro-batches via {kafka.resolved_bootstrap_servers()}")
     try:

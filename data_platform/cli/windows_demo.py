@@ -7,11 +7,10 @@ import json
 from collections.abc import Callable
 
 import dagster as dg
-from kafka.errors import KafkaError
 
 from data_platform import warehouse
 from data_platform.cli.demo_console import say
-from data_platform.kafka import client
+from data_platform.kafka import admin, client
 from data_platform.paths import warehouse_path
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.windows import store as window_store
@@ -40,7 +39,9 @@ def _latest_metadata() -> dict[str, object]:
 
 
 def run_windows_demo(
-    materialize: Callable[..., None], print_table: Callable, kafka: KafkaResource | None = None
+    materialize: Callable[..., None],
+    print_table: Callable[..., None],
+    kafka: KafkaResource | None = None,
 ) -> None:
     kafka = kafka or KafkaResource()
     say(f"\nSpark window aggregates over {kafka.orders_topic!r}")
@@ -49,7 +50,7 @@ def run_windows_demo(
     except topic_guard.TopicMissing:
         say(f"skipped: topic {kafka.orders_topic!r} does not exist (produce events first)")
         return
-    except (KafkaError, OSError, client.BrokerUnavailable) as exc:
+    except (admin.KafkaError, OSError, client.BrokerUnavailable) as exc:
         say(f"skipped: Kafka at {kafka.resolved_bootstrap_servers()} unreachable ({exc})")
         return
     if records == 0:
@@ -67,7 +68,8 @@ def run_windows_demo(
                 ORDER BY total_amount DESC, window_start, customer_id LIMIT ?""",  # noqa: S608
             [TOP],
         ).fetchall()
-        total = conn.execute(f"SELECT COUNT(*) FROM {window_store.TABLE}").fetchone()[0]  # noqa: S608
+        count = f"SELECT COUNT(*) FROM {window_store.TABLE}"  # noqa: S608
+        [total] = warehouse.one_row(conn.execute(count))
     print_table(
         f"Top {len(rows)} of {total} five-minute windows by amount ({window_store.TABLE})",
         ("window_start", "window_end", "customer_id", "orders", "total_amount"),

@@ -19,7 +19,13 @@ from dagster_dbt import DbtCliResource
 from data_platform.paths import WAREHOUSE_ENV
 from data_platform.resources import WarehouseResource
 
-DbtEvent = dg.Output | dg.AssetMaterialization | dg.AssetCheckResult | dg.AssetObservation
+DbtEvent = (
+    dg.Output
+    | dg.AssetMaterialization
+    | dg.AssetCheckResult
+    | dg.AssetCheckEvaluation
+    | dg.AssetObservation
+)
 
 
 @contextmanager
@@ -105,11 +111,14 @@ def run_dbt(
     counts: dict[int, dict[str, Any]] = {}
     if built:
         with warehouse.connect(read_only=True) as conn:
-            for event, node in built:
+            for built_event, node in built:
                 if node is not None and node.get("resource_type") in ("model", "snapshot"):
-                    counts[id(event)] = _count_rows(conn, node, dbt_vars)
+                    counts[id(built_event)] = _count_rows(conn, node, dbt_vars)
     for event in events:
         extra = counts.get(id(event))
-        yield event.with_metadata({**event.metadata, **extra}) if extra else event
+        if extra and isinstance(event, dg.Output | dg.AssetMaterialization):
+            yield event.with_metadata({**event.metadata, **extra})
+        else:
+            yield event
     if error is not None:
         raise error

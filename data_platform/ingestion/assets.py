@@ -4,7 +4,9 @@ Partitioned assets load their run's whole partition range in one step (single-ru
 replacing each day in its own transaction, so re-running any day is idempotent.
 """
 
+from collections.abc import Set
 from datetime import date
+from typing import TypedDict
 
 import dagster as dg
 
@@ -20,7 +22,18 @@ from data_platform.resources import WAREHOUSE_POOL, OrdersApiResource, Warehouse
 
 # Who answers for these assets in the UI's catalog (a team, as Dagster's owners allow).
 OWNERS = ["team:ingestion"]
-_partitioned = dict(
+
+
+class _AssetOptions(TypedDict):
+    group_name: str
+    owners: list[str]
+    partitions_def: dg.PartitionsDefinition[str]
+    backfill_policy: dg.BackfillPolicy
+    pool: str
+    kinds: Set[str]
+
+
+_partitioned = _AssetOptions(
     group_name="ingestion",
     owners=OWNERS,
     partitions_def=daily_partitions,

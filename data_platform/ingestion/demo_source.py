@@ -97,7 +97,7 @@ USER_STATUSES = ("active", "inactive", "suspended")
 USERS_EPOCH = date(2023, 6, 1)
 
 
-def _render_amount(amount: float, roll: float, fmt: int) -> Any:
+def _render_amount(amount: float, roll: float, fmt: int) -> str | float:
     """Render an amount the way a sloppy upstream does: mostly strings, sometimes numbers."""
     if roll < UNPARSEABLE_AMOUNT_SHARE:
         return UNPARSEABLE_AMOUNTS[fmt % len(UNPARSEABLE_AMOUNTS)]

@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -73,16 +73,24 @@ class KafkaRecord(NamedTuple):
 
 
 def record_of(message: Message) -> KafkaRecord:
+    """The record a consumed message holds (never an error event, which has no position)."""
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    if topic is None or partition is None or offset is None:
+        raise ValueError(f"not a record but an event without a position: {message.error()}")
     _, timestamp = message.timestamp()
+    # A consumed message's headers are a list of (str, bytes | None); the stubs' type also
+    # covers the dict and str values a producer accepts.
+    headers = cast(Headers, message.headers() or [])
     return KafkaRecord(
-        message.topic(),
-        message.partition(),
-        message.offset(),
-        timestamp,
-        message.key(),
-        message.value(),
-        list(message.headers() or []),
+        topic, partition, offset, timestamp, message.key(), message.value(), list(headers)
     )
+
+
+def _offset(message: Message) -> int:
+    """The message's offset, -1 where it has none (the binding gives None for a negative
+    offset, which only an error event can carry)."""
+    offset = message.offset()
+    return -1 if offset is None else offset
 
 
 @dataclass(frozen=True)
@@ -141,6 +149,20 @@ def new_consumer(config: dict[str, Any], **extra: Any) -> Consumer:
     return _Consumer({"group.id": "data-platform-reader", **READ_SETTINGS, **config, **extra})
 
 
+def check_settings(config: dict[str, Any], group_id: str) -> None:
+    """librdkafka's own verdict on every setting: a throwaway consumer, closed at once;
+    ValueError naming what it refuses."""
+    try:
+        Consumer({**config, "group.id": group_id}).close()
+    except (KafkaException, TypeError) as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def watermarks(consumer: Consumer, topic: str, partition: int, timeout_s: float) -> tuple[int, int]:
+    """The partition's (low, high) watermarks, asked of the broker."""
+    return consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
+
+
 def topic_partitions(consumer: Consumer, topic: str, timeout_s: float = 5.0) -> list[int]:
     """The topic's partition ids; BrokerUnavailable when the topic does not exist."""
     try:
@@ -178,14 +200,14 @@ def probe_end_offsets(
                     f"no fetch reply for {topic} partitions {missing} within {timeout_s:.0f}s"
                 )
             for message in consumer.consume(_CONSUME_BATCH, _POLL_S):
-                error = message.error()
+                error, partition = message.error(), message.partition()
                 if error is None or error.code() in UNDECODABLE:
                     continue
-                if error.code() == KafkaError._PARTITION_EOF:
-                    ends.setdefault(message.partition(), message.offset())
-                elif error.code() == KafkaError.OFFSET_OUT_OF_RANGE:
+                if partition is not None and error.code() == KafkaError._PARTITION_EOF:
+                    ends.setdefault(partition, _offset(message))
+                elif partition is not None and error.code() == KafkaError.OFFSET_OUT_OF_RANGE:
                     # A start past the log (a recreated topic): the caller compares the end.
-                    consumer.seek(TopicPartition(topic, message.partition(), OFFSET_BEGINNING))
+                    consumer.seek(TopicPartition(topic, partition, OFFSET_BEGINNING))
                 else:
                     _raise_for(error, topic)
             for p, tp in tps.items():
@@ -275,9 +297,9 @@ class RangeReader:
         kept = []
         for message in messages:
             partition = message.partition()
-            if partition not in positions:
-                continue  # finished, or queued before a skip
-            offset = message.offset()
+            if partition is None or partition not in positions:
+                continue  # finished, queued before a skip, or a client-wide event
+            offset = _offset(message)
             error = message.error()
             if error is None:
                 if offset < positions[partition]:
@@ -399,7 +421,13 @@ class Publisher:
             while True:
                 try:
                     self._producer.produce(
-                        self.topic, value=value, key=key, headers=headers, on_delivery=self._ack
+                        self.topic,
+                        value=value,
+                        key=key,
+                        # The stubs want list[tuple[str, str | bytes | None]]: a list is
+                        # invariant, so ours (bytes values only) does not match; it is valid.
+                        headers=headers,  # type: ignore[arg-type]
+                        on_delivery=self._ack,
                     )
                     break
                 except BufferError:  # the local queue is full: let deliveries drain it

@@ -1,20 +1,17 @@
 """Realistic order events and every kind of poison record, for demos, tests and load.
 
 Records are (key, value) byte pairs following the contract in `order_events`; poison kinds map
-one-to-one to the validation error codes they must produce.
+one-to-one to the validation error codes they must produce. `data_platform.kafka.producer`
+sends them.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
-
-from kafka import KafkaProducer
 
 from data_platform.orders import events as oe
 
@@ -102,39 +99,3 @@ def generate(
             yield ProducedRecord(key, _poison(kind, doc, max_bytes), kind)
         else:
             yield ProducedRecord(key, _dumps(doc), None)
-
-
-def produce(
-    config: dict[str, Any],
-    topic: str,
-    records: Iterable[ProducedRecord],
-    rate: float | None = None,
-    timeout_s: float = 60.0,
-) -> list[tuple[int, int, ProducedRecord]]:
-    """Send records keyed by customer, at most `rate` per second when given; returns
-    (partition, offset, record) for each once the broker acknowledged everything."""
-    producer = KafkaProducer(
-        acks="all",
-        linger_ms=10,
-        batch_size=256 * 1024,
-        max_request_size=4 * 1024 * 1024,
-        max_block_ms=int(timeout_s * 1000),
-        **config,
-    )
-    sent = []
-    started = time.monotonic()
-    try:
-        for i, record in enumerate(records):
-            if rate:
-                ahead = i / rate - (time.monotonic() - started)
-                if ahead > 0:
-                    time.sleep(ahead)
-            sent.append((producer.send(topic, key=record.key, value=record.value), record))
-        producer.flush(timeout=timeout_s)
-        out = []
-        for future, record in sent:
-            meta = future.get(timeout=timeout_s)
-            out.append((meta.partition, meta.offset, record))
-        return out
-    finally:
-        producer.close(timeout=5)

@@ -18,6 +18,7 @@ import pytest
 
 from data_platform.faults import FAULTS_ENV, ONCE_ENV
 from data_platform.ingestion import demo_source
+from data_platform.kafka import producer
 from data_platform.kafka.local_broker import LocalBroker
 from data_platform.orders import event_producer
 from data_platform.streaming.kafka_resource import KafkaResource
@@ -134,7 +135,7 @@ def test_kill_9_of_the_daemon_with_its_run_mid_micro_batch(dev_factory, tmp_path
         kafka = KafkaResource(bootstrap_servers=broker.bootstrap_servers)
         kafka.ensure_topics()
         records = event_producer.generate(3_000, invalid_rate=0.01, seed=11)
-        sent = event_producer.produce(kafka.bounded_config(), kafka.orders_topic, records)
+        sent = producer.produce(kafka.bounded_config(), kafka.orders_topic, records)
         server = dev_factory(
             {
                 "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
@@ -226,7 +227,7 @@ def test_kill_9_of_the_step_process_mid_micro_batch(dev_factory, tmp_path) -> No
         kafka = KafkaResource(bootstrap_servers=broker.bootstrap_servers)
         kafka.ensure_topics()
         records = event_producer.generate(2_000, invalid_rate=0.01, seed=12)
-        sent = event_producer.produce(kafka.bounded_config(), kafka.orders_topic, records)
+        sent = producer.produce(kafka.bounded_config(), kafka.orders_topic, records)
         # Only the first batch hangs: its marker file disarms the fault for every later run.
         server = dev_factory(
             {

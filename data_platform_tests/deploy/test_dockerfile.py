@@ -65,3 +65,15 @@ def test_manifest_step_prepares_the_manifest(tmp_path: Path) -> None:
         cwd=app, env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert check.stdout.strip().startswith(str(app)), "the staged copy, not the repo, was used"
+
+
+def test_installs_from_the_hashed_lock() -> None:
+    """The image installs exactly requirements.lock (the file `make setup` uses), which pins
+    every requirement with hashes and names no index host."""
+    runs = instructions("RUN")
+    assert "pip install --require-hashes -r requirements.lock" in runs
+    assert any(r.startswith("pip install --no-deps -e .") for r in runs)
+    lock = (REPO_ROOT / "requirements.lock").read_text()
+    assert not re.search(r"(?m)^\s*--(extra-)?index-url|^\s*--find-links|://", lock)
+    pins = re.findall(r"(?m)^[A-Za-z0-9][^\s]*==\S+ \\$", lock)
+    assert pins and len(pins) == len(re.findall(r"(?m)^[A-Za-z0-9]", lock))

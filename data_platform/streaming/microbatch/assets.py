@@ -1,6 +1,7 @@
 """The micro-batch step: one run loads exactly the planned offset ranges of the orders topic
 into `orders_events` (valid records) and `orders_dlq` (poison records, with the reason)."""
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -120,7 +121,7 @@ def orders_microbatch(
     config: MicroBatchConfig,
     kafka: KafkaResource,
     warehouse: WarehouseResource,
-):
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Load the run's planned ranges; the sensor `orders_kafka_sensor` plans them."""
     topic = config.topic or kafka.orders_topic
     ranges = [PartitionRange(r.partition, r.start, r.end) for r in config.ranges]

@@ -20,9 +20,8 @@ from typing import Any
 import duckdb
 import orjson
 import pyarrow as pa
-from confluent_kafka import Message
 
-from data_platform.kafka.client import KafkaRecord, UndecodableSpan, record_of
+from data_platform.kafka.client import KafkaRecord, Message, UndecodableSpan, record_of
 from data_platform.orders import events as oe
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -209,7 +208,7 @@ def split_messages(
     (partitions, offsets, order_ids, customer_ids, amounts, currencies, event_times,
      kafka_timestamps, kept) = (fast[name].append for name in _FAST_NAMES)  # fmt: skip
     if messages:
-        batch.topic = messages[0].topic()
+        batch.topic = messages[0].topic() or ""
     loads, plainly_valid = orjson.loads, oe.plainly_valid
     for message in messages:
         value = message.value()

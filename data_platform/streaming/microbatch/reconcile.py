@@ -84,7 +84,7 @@ def _materialized(instance: dg.DagsterInstance, run_id: str) -> bool:
 def _events(
     topic: str, run: dg.DagsterRun, ranges: Sequence[PartitionRange]
 ) -> list[dg.AssetMaterialization]:
-    metadata = {
+    metadata: dict[str, dg.MetadataValue | str | int] = {
         "topic": topic,
         "ranges": dg.MetadataValue.text(format_ranges(list(ranges))),
         "offsets_committed": sum(r.size for r in ranges),

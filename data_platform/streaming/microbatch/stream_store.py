@@ -231,7 +231,7 @@ def loaded_intervals(
     conn: duckdb.DuckDBPyConnection, topic: str, ranges: list[PartitionRange]
 ) -> list[PartitionRange]:
     """The parts of `ranges` the ledger already covers (loaded by an earlier batch)."""
-    covered = []
+    covered: list[PartitionRange] = []
     for r in ranges:
         rows = conn.execute(
             f"""SELECT greatest(start_offset, ?), least(end_offset, ?) FROM {LEDGER}

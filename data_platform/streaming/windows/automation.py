@@ -32,7 +32,9 @@ order_windows_job = dg.define_asset_job(
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
-def order_windows_after_orders_events_sensor(context: dg.SensorEvaluationContext):
+def order_windows_after_orders_events_sensor(
+    context: dg.SensorEvaluationContext,
+) -> dg.SkipReason | dg.RunRequest:
     """Cursor = the storage id of the last `orders_events` materialization acted on."""
     records = context.instance.fetch_materializations(ORDERS_EVENTS, limit=1).records
     event = records[0] if records else None

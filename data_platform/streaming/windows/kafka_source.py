@@ -16,7 +16,7 @@ ListOffsets(latest) with the last batch's base offset + 1.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
@@ -38,6 +38,9 @@ from pyspark.sql.types import (
 
 from data_platform.streaming.windows import offsets as window_offsets
 from data_platform.streaming.windows.offsets import OffsetRange, Offsets
+
+if TYPE_CHECKING:  # the client is imported where it is used, inside the Spark tasks
+    from data_platform.kafka.client import Consumer, Message
 
 SOURCE_NAME = "kafka_py"
 KAFKA_ROW_SCHEMA = StructType(
@@ -83,11 +86,11 @@ def client_config(options: dict[str, str]) -> dict[str, Any]:
 def _check_settings(config: dict[str, Any]) -> None:
     """librdkafka's own verdict on every setting, before Spark plans anything: a throwaway
     client, closed at once."""
-    from confluent_kafka import Consumer, KafkaException
+    from data_platform.kafka import client
 
     try:
-        Consumer({**config, "group.id": "kafka-py-settings-check"}).close()
-    except (KafkaException, ValueError, TypeError) as exc:
+        client.check_settings(config, "kafka-py-settings-check")
+    except ValueError as exc:
         raise ValueError(f"kafka_py source: option not accepted by librdkafka: {exc}") from exc
 
 
@@ -139,7 +142,7 @@ def read_range(config: dict[str, Any], offset_range: OffsetRange) -> Iterator[pa
         )
 
 
-def _arrow_batch(messages: list[Any]) -> pa.RecordBatch:
+def _arrow_batch(messages: list[Message]) -> pa.RecordBatch:
     stamps = [m.timestamp() for m in messages]
     return pa.RecordBatch.from_arrays(
         [
@@ -177,10 +180,10 @@ class KafkaPyStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         cap = options.get("maxoffsetspertrigger")
         self.max_records = int(cap) if cap else None
         self.fail_on_data_loss = options.get("failondataloss", "true").lower() != "false"
-        self._consumer: Any = None
+        self._consumer: Consumer | None = None
         self._target: Offsets | None = None
 
-    def _client(self) -> Any:
+    def _client(self) -> Consumer:
         if self._consumer is None:
             from data_platform.kafka import client
 
@@ -189,8 +192,6 @@ class KafkaPyStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
 
     def _earliest(self) -> Offsets:
         """The log start of every partition (ListOffsets(earliest) is exact everywhere)."""
-        from confluent_kafka import TopicPartition
-
         from data_platform.kafka import client
 
         consumer = self._client()
@@ -201,7 +202,7 @@ class KafkaPyStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             except client.BrokerUnavailable as exc:
                 raise RuntimeError(f"kafka_py source: {exc}") from exc
             for p in partitions:
-                low, _ = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
+                low, _ = client.watermarks(consumer, topic, p, 30)
                 starts[(topic, p)] = max(low, 0)
         return _group(starts)
 

@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from data_platform.faults import fault_point
-from data_platform.warehouse import utcnow
+from data_platform.warehouse import one_row, utcnow
 
 TABLE = "stream.order_window_aggregates"
 LEDGER = "stream.order_window_batches"
@@ -112,7 +112,7 @@ def apply_batch(
             conn.rollback()
             return previous
         conn.register("incoming_windows", windows[WINDOW_COLUMNS])
-        events = int(conn.execute(_EVENTS_AGGREGATED).fetchone()[0])
+        events = int(one_row(conn.execute(_EVENTS_AGGREGATED))[0])
         conn.execute(_UPSERT, [utcnow()])
         conn.execute(
             f"INSERT INTO {LEDGER} VALUES (?, ?, ?, ?, ?)",  # noqa: S608 - constant identifier

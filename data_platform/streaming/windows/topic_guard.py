@@ -9,32 +9,17 @@ assigns at creation) is recorded per checkpoint; a different id fails the run, o
 import shutil
 from pathlib import Path
 
-from kafka.admin import KafkaAdminClient
-
+from data_platform.kafka import admin
 from data_platform.resources import WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.windows import store as window_store
 
-NO_TOPIC_ID = "00000000-0000-0000-0000-000000000000"
-
-
-class TopicMissing(RuntimeError):
-    """The topic to read does not exist on the broker."""
+TopicMissing = admin.TopicMissing
 
 
 def topic_id(kafka: KafkaResource, topic: str) -> str | None:
     """The topic's id, or None when the broker does not report ids (Kafka < 2.8)."""
-    admin = KafkaAdminClient(**kafka.client_config())
-    try:
-        described = admin.describe_topics([topic])
-    except Exception as exc:  # kafka-python raises per error code
-        raise TopicMissing(f"Kafka topic {topic!r} cannot be described: {exc}") from exc
-    finally:
-        admin.close()
-    if not described or described[0].get("error_code", 0) != 0:
-        raise TopicMissing(f"Kafka topic {topic!r} does not exist")
-    found = described[0].get("topic_id")
-    return None if not found or str(found) == NO_TOPIC_ID else str(found)
+    return admin.topic_id(kafka.client_config(), topic)
 
 
 def _delete_checkpoint(checkpoint: str) -> None:

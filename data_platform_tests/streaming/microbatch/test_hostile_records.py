@@ -8,7 +8,7 @@ from collections import Counter
 import dagster as dg
 import pytest
 
-from data_platform.orders import event_producer
+from data_platform.kafka import producer
 from data_platform.orders import events as oe
 from data_platform.orders.event_producer import ProducedRecord
 
@@ -45,7 +45,7 @@ def test_hostile_records_are_dead_lettered_and_every_valid_one_loads(
         if seq % 50 == 0:  # each hostile kind lands among valid records, keys spread it around
             for key, (value, code) in HOSTILE.items():
                 records.append(ProducedRecord(f"{key}-{seq}".encode(), value, code))
-    sent = event_producer.produce(kafka.bounded_config(), kafka.orders_topic, records)
+    sent = producer.produce(kafka.bounded_config(), kafka.orders_topic, records)
     assert len({p for p, _, r in sent if r.poison}) > 1  # hostile records on several partitions
     harness = harness_factory(max_records_per_batch=100_000)
     result = harness.tick()

@@ -8,6 +8,7 @@ import pytest
 from kafka import KafkaProducer
 
 from data_platform.kafka import client
+from data_platform.kafka import producer as kafka_producer
 from data_platform.kafka.ranges import PartitionRange
 from data_platform.orders import event_producer
 from data_platform.orders import events as oe
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.kafka
 
 def produce(kafka: KafkaResource, count: int, invalid_rate: float = 0.0, seed: int = 0):
     records = event_producer.generate(count, invalid_rate=invalid_rate, seed=seed)
-    return event_producer.produce(kafka.bounded_config(), kafka.orders_topic, records)
+    return kafka_producer.produce(kafka.bounded_config(), kafka.orders_topic, records)
 
 
 def table_count(warehouse: WarehouseResource, table: str) -> int:
