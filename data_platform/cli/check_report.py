@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from itertools import groupby
@@ -163,7 +163,7 @@ def summary(rows: Sequence[CheckRow]) -> str:
 
 
 def render(rows: Sequence[CheckRow], fmt: str) -> str:
-    renderers = {
+    renderers: dict[str, Callable[[Sequence[CheckRow]], str]] = {
         "table": render_table,
         "compact": render_compact,
         "json": render_json,
