@@ -13,5 +13,8 @@ orders_microbatch_job = dg.define_asset_job(
     JOB_NAME,
     selection=dg.AssetSelection.assets("orders_events", "orders_dlq"),
     description="Load one planned Kafka offset range batch (launched by orders_kafka_sensor).",
-    tags={TOPIC_TAG: "orders"},
+    # No Dagster run retries: a retry would replay only the dead run's ranges, then wait for
+    # another run for what arrived meanwhile; the sensor re-plans from the ledger instead, one
+    # batch from the last committed offset to the end of the topic.
+    tags={TOPIC_TAG: "orders", "dagster/max_retries": "0"},
 )
