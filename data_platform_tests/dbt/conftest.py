@@ -5,13 +5,16 @@ manifest (importing `@dbt_assets` without one fails), so a fresh clone can run t
 """
 
 import shutil
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import dagster as dg
 import duckdb
 import pytest
+from dagster_dbt import DbtProject
 
 from data_platform.ingestion.assets import raw_customers, raw_order_items, raw_orders, raw_users
 from data_platform.resources import OrdersApiResource, WarehouseResource
@@ -96,6 +99,28 @@ def three_days(three_days_file: Path, warehouse_path: Path) -> Path:
 def execute(path: Path, sql: str, params: list | None = None) -> None:
     with duckdb.connect(str(path)) as conn:
         conn.execute(sql, params or [])
+
+
+def dbt_command(
+    path: Path, args: Sequence[str], project: DbtProject | None = None
+) -> list[dict[str, Any]]:
+    """`dbt <args>` on the warehouse at `path`, as the assets run it (the same resource and
+    warehouse variable, a throw-away target dir); returns run_results.json's results."""
+    from data_platform.dbt.project import dbt_project, dbt_resource
+    from data_platform.dbt.runner import warehouse_env
+
+    project = project or dbt_project
+    with warehouse_env(path), tempfile.TemporaryDirectory(prefix="dbt-target-") as target:
+        invocation = dbt_resource(project).cli(
+            list(args), raise_on_error=False, target_path=Path(target)
+        )
+        invocation.wait()
+        return invocation.get_artifact("run_results.json")["results"]
+
+
+def statuses(results: list[dict[str, Any]]) -> dict[str, str]:
+    """unique_id -> status (pass, fail, warn, error, success, ...) of each node dbt ran."""
+    return {r["unique_id"]: r["status"] for r in results}
 
 
 @pytest.fixture
