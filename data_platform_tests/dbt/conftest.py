@@ -102,10 +102,14 @@ def execute(path: Path, sql: str, params: list | None = None) -> None:
 
 
 def dbt_command(
-    path: Path, args: Sequence[str], project: DbtProject | None = None
+    path: Path,
+    args: Sequence[str],
+    project: DbtProject | None = None,
+    artifact: str = "run_results.json",
 ) -> list[dict[str, Any]]:
     """`dbt <args>` on the warehouse at `path`, as the assets run it (the same resource and
-    warehouse variable, a throw-away target dir); returns run_results.json's results."""
+    warehouse variable, a throw-away target dir); returns the artifact's results (`dbt source
+    freshness` writes sources.json)."""
     from data_platform.dbt.project import dbt_project, dbt_resource
     from data_platform.dbt.runner import warehouse_env
 
@@ -115,7 +119,7 @@ def dbt_command(
             list(args), raise_on_error=False, target_path=Path(target)
         )
         invocation.wait()
-        return invocation.get_artifact("run_results.json")["results"]
+        return invocation.get_artifact(artifact)["results"]
 
 
 def statuses(results: list[dict[str, Any]]) -> dict[str, str]:
