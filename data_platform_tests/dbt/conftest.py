@@ -14,9 +14,12 @@ from typing import Any
 import dagster as dg
 import duckdb
 import pytest
+import yaml
 from dagster_dbt import DbtProject
 
+from data_platform.dbt.project import DBT_PROJECT_DIR
 from data_platform.ingestion.assets import raw_customers, raw_order_items, raw_orders, raw_users
+from data_platform.lib.warehouse import ensure_raw_schema
 from data_platform.resources import OrdersApiResource, WarehouseResource
 
 RAW_DAILY = [raw_orders, raw_order_items, raw_customers]
@@ -125,6 +128,34 @@ def dbt_command(
 def statuses(results: list[dict[str, Any]]) -> dict[str, str]:
     """unique_id -> status (pass, fail, warn, error, success, ...) of each node dbt ran."""
     return {r["unique_id"]: r["status"] for r in results}
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path) -> Path:
+    """Empty raw tables and the staging views, all a unit test needs (its inputs' column
+    types) and enough to build fact_orders."""
+    path = tmp_path_factory.mktemp("staged") / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        ensure_raw_schema(conn)
+    results = dbt_command(path, ["run", "--select", "staging"])
+    assert set(statuses(results).values()) == {"success"}
+    return path
+
+
+def marts_yaml(project_dir: Path) -> dict[str, Any]:
+    return yaml.safe_load((project_dir / "models" / "marts" / "_marts.yml").read_text())
+
+
+def project_copy(tmp_path: Path, marts: dict[str, Any]) -> DbtProject:
+    """A parsed copy of the dbt project whose marts YAML is `marts` (to break one thing)."""
+    from data_platform.dbt.project import ensure_manifest
+
+    copy = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, copy, ignore=shutil.ignore_patterns("target", "logs"))
+    (copy / "models" / "marts" / "_marts.yml").write_text(yaml.safe_dump(marts, sort_keys=False))
+    project = DbtProject(project_dir=copy, profiles_dir=copy)
+    ensure_manifest(project)
+    return project
 
 
 @pytest.fixture
