@@ -1,10 +1,16 @@
-{#- One row per order (the latest load of it), with amounts, currency and status cleaned. -#}
+{#-
+  One row per order (the latest update, then the latest load of it), with amounts, currency and
+  status cleaned. Rows that tie on both are ordered by their values, so a rebuild picks the same
+  row whatever order the raw rows are stored in.
+-#}
 with latest as (
     select *
     from {{ source('raw', 'orders') }}
     qualify row_number() over (
         partition by order_id
-        order by updated_at desc nulls last, etl_loaded_at desc
+        order by
+            updated_at desc nulls last, etl_loaded_at desc,
+            status, total_amount, currency, customer_id, order_date, partition_date, etl_run_id
     ) = 1
 )
 
