@@ -10,7 +10,7 @@ export PYSPARK_PYTHON ?= $(CURDIR)/$(BIN)/python
 # Local Kafka-protocol broker for `make dev` (make demo uses a free port).
 KAFKA_PORT ?= 9092
 
-.PHONY: setup demo dev test test-fast bench lint fmt manifest java browser clean
+.PHONY: setup demo dev test test-fast bench lint lint-sql fmt manifest java browser clean
 
 setup: $(STAMP) java $(DAGSTER_HOME)/dagster.yaml manifest
 
@@ -74,6 +74,11 @@ bench: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# SQL lint of the dbt models and snapshots (sqlfluff, dbt templater; config in .sqlfluff). dbt
+# compiles against an in-memory DuckDB, so the lint never waits on (or creates) a warehouse file.
+lint-sql: setup
+	DATA_PLATFORM_WAREHOUSE=:memory: $(BIN)/sqlfluff lint dbt_project/models dbt_project/snapshots
 
 fmt: setup
 	$(BIN)/ruff format .

@@ -11,6 +11,10 @@ from {{ source('raw', 'customers') }}
 qualify row_number() over (
     partition by customer_id
     order by
-        partition_date desc, etl_loaded_at desc,
-        customer_name, customer_segment, signup_date, etl_run_id
+        partition_date desc,
+        etl_loaded_at desc,
+        customer_name asc,
+        customer_segment asc,
+        signup_date asc,
+        etl_run_id asc
 ) = 1

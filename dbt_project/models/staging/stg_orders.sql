@@ -9,8 +9,15 @@ with latest as (
     qualify row_number() over (
         partition by order_id
         order by
-            updated_at desc nulls last, etl_loaded_at desc,
-            status, total_amount, currency, customer_id, order_date, partition_date, etl_run_id
+            updated_at desc nulls last,
+            etl_loaded_at desc,
+            status asc,
+            total_amount asc,
+            currency asc,
+            customer_id asc,
+            order_date asc,
+            partition_date asc,
+            etl_run_id asc
     ) = 1
 )
 
