@@ -5,15 +5,21 @@ manifest (importing `@dbt_assets` without one fails), so a fresh clone can run t
 """
 
 import shutil
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import dagster as dg
 import duckdb
 import pytest
+import yaml
+from dagster_dbt import DbtProject
 
+from data_platform.dbt.project import DBT_PROJECT_DIR
 from data_platform.ingestion.assets import raw_customers, raw_order_items, raw_orders, raw_users
+from data_platform.lib.warehouse import ensure_raw_schema
 from data_platform.resources import OrdersApiResource, WarehouseResource
 
 RAW_DAILY = [raw_orders, raw_order_items, raw_customers]
@@ -96,6 +102,60 @@ def three_days(three_days_file: Path, warehouse_path: Path) -> Path:
 def execute(path: Path, sql: str, params: list | None = None) -> None:
     with duckdb.connect(str(path)) as conn:
         conn.execute(sql, params or [])
+
+
+def dbt_command(
+    path: Path,
+    args: Sequence[str],
+    project: DbtProject | None = None,
+    artifact: str = "run_results.json",
+) -> list[dict[str, Any]]:
+    """`dbt <args>` on the warehouse at `path`, as the assets run it (the same resource and
+    warehouse variable, a throw-away target dir); returns the artifact's results (`dbt source
+    freshness` writes sources.json)."""
+    from data_platform.dbt.project import dbt_project, dbt_resource
+    from data_platform.dbt.runner import warehouse_env
+
+    project = project or dbt_project
+    with warehouse_env(path), tempfile.TemporaryDirectory(prefix="dbt-target-") as target:
+        invocation = dbt_resource(project).cli(
+            list(args), raise_on_error=False, target_path=Path(target)
+        )
+        invocation.wait()
+        return invocation.get_artifact(artifact)["results"]
+
+
+def statuses(results: list[dict[str, Any]]) -> dict[str, str]:
+    """unique_id -> status (pass, fail, warn, error, success, ...) of each node dbt ran."""
+    return {r["unique_id"]: r["status"] for r in results}
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path) -> Path:
+    """Empty raw tables and the staging views, all a unit test needs (its inputs' column
+    types) and enough to build fact_orders."""
+    path = tmp_path_factory.mktemp("staged") / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        ensure_raw_schema(conn)
+    results = dbt_command(path, ["run", "--select", "staging"])
+    assert set(statuses(results).values()) == {"success"}
+    return path
+
+
+def marts_yaml(project_dir: Path) -> dict[str, Any]:
+    return yaml.safe_load((project_dir / "models" / "marts" / "_marts.yml").read_text())
+
+
+def project_copy(tmp_path: Path, marts: dict[str, Any]) -> DbtProject:
+    """A parsed copy of the dbt project whose marts YAML is `marts` (to break one thing)."""
+    from data_platform.dbt.project import ensure_manifest
+
+    copy = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, copy, ignore=shutil.ignore_patterns("target", "logs"))
+    (copy / "models" / "marts" / "_marts.yml").write_text(yaml.safe_dump(marts, sort_keys=False))
+    project = DbtProject(project_dir=copy, profiles_dir=copy)
+    ensure_manifest(project)
+    return project
 
 
 @pytest.fixture

@@ -1,10 +1,23 @@
-{#- One row per order (the latest load of it), with amounts, currency and status cleaned. -#}
+{#-
+  One row per order (the latest update, then the latest load of it), with amounts, currency and
+  status cleaned. Rows that tie on both are ordered by their values, so a rebuild picks the same
+  row whatever order the raw rows are stored in.
+-#}
 with latest as (
     select *
     from {{ source('raw', 'orders') }}
     qualify row_number() over (
         partition by order_id
-        order by updated_at desc nulls last, etl_loaded_at desc
+        order by
+            updated_at desc nulls last,
+            etl_loaded_at desc,
+            status asc,
+            total_amount asc,
+            currency asc,
+            customer_id asc,
+            order_date asc,
+            partition_date asc,
+            etl_run_id asc
     ) = 1
 )
 
