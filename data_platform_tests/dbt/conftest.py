@@ -19,8 +19,8 @@ from dagster_dbt import DbtProject
 
 from data_platform.dbt.project import DBT_PROJECT_DIR
 from data_platform.ingestion.assets import raw_customers, raw_order_items, raw_orders, raw_users
-from data_platform.lib.warehouse import ensure_raw_schema
 from data_platform.resources import OrdersApiResource, WarehouseResource
+from data_platform.warehouse import ensure_raw_schema
 
 RAW_DAILY = [raw_orders, raw_order_items, raw_customers]
 THREE_DAYS = ("2024-03-01", "2024-03-02", "2024-03-03")
