@@ -91,6 +91,20 @@ def process_alive(pid: int, not_started_after: float) -> bool:
     return started <= not_started_after + _PID_REUSE_SLACK_SECONDS
 
 
+def _worker_health(found: tuple[int, float] | None) -> CheckRunHealthResult:
+    """RUNNING while the reported worker lives (or none has reported yet), else FAILED."""
+    if found is None:  # not said yet (just starting): only a worker that said so is judged
+        return CheckRunHealthResult(WorkerStatus.RUNNING, "run worker pid not reported yet")
+    pid, reported_at = found
+    if process_alive(pid, reported_at):
+        return CheckRunHealthResult(WorkerStatus.RUNNING, f"run worker pid {pid} is alive")
+    return CheckRunHealthResult(
+        WorkerStatus.FAILED,
+        f"run worker process {pid} is gone (killed, or died with its daemon or code "
+        f"server); checked at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}",
+    )
+
+
 class LocalRunLauncher(dg.DefaultRunLauncher):
     """DefaultRunLauncher whose run workers run monitoring can check (one machine)."""
 
@@ -99,17 +113,7 @@ class LocalRunLauncher(dg.DefaultRunLauncher):
         return True
 
     def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
-        found = run_worker_pid(self._instance, run.run_id)
-        if found is None:  # not said yet (just starting): only a worker that said so is judged
-            return CheckRunHealthResult(WorkerStatus.RUNNING, "run worker pid not reported yet")
-        pid, reported_at = found
-        if process_alive(pid, reported_at):
-            return CheckRunHealthResult(WorkerStatus.RUNNING, f"run worker pid {pid} is alive")
-        return CheckRunHealthResult(
-            WorkerStatus.FAILED,
-            f"run worker process {pid} is gone (killed, or died with its daemon or code "
-            f"server); checked at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}",
-        )
+        return _worker_health(run_worker_pid(self._instance, run.run_id))
 
     def get_run_worker_debug_info(
         self, run: dg.DagsterRun, include_container_logs: bool | None = True
@@ -121,19 +125,20 @@ class LocalRunLauncher(dg.DefaultRunLauncher):
         self, runs: Sequence[dg.DagsterRun], grace_seconds: float = LAUNCH_GRACE_SECONDS
     ) -> list[str]:
         """Mark failed each STARTING run whose worker died, or never started within
-        `grace_seconds` of its launch; their ids. Run retries relaunch them as any dead run."""
+        `grace_seconds` of its launch; their ids (whoever waits on them then redoes the work)."""
         failed = []
         for run in runs:
-            reason: str | None
             if run.status != dg.DagsterRunStatus.STARTING:
                 continue
-            if run_worker_pid(self._instance, run.run_id) is None:
+            reason: str | None  # Dagster types a health message as optional
+            found = run_worker_pid(self._instance, run.run_id)
+            if found is None:
                 launched = self._instance.get_run_stats(run.run_id).launch_time
                 if launched is None or time.time() - launched < grace_seconds:
                     continue
                 reason = f"no run worker started within {grace_seconds:.0f}s of launch"
             else:
-                health = self.check_run_worker_health(run)
+                health = _worker_health(found)
                 if health.status != WorkerStatus.FAILED:
                     continue
                 reason = health.msg
