@@ -12,7 +12,6 @@ from data_platform import warehouse
 from data_platform.cli.demo_console import say
 from data_platform.cli.produce_orders import produce_orders
 from data_platform.kafka import client
-from data_platform.paths import warehouse_path
 from data_platform.resources import WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.microbatch import stream_store
@@ -32,7 +31,7 @@ def _forget_if_broker_restarted(kafka: KafkaResource) -> None:
     so the previous demo's rows for the topic would shadow the new records."""
     topic = kafka.orders_topic
     marks = client.probe_end_offsets(kafka.librdkafka_config(), topic, None, 5)
-    with warehouse.connect(warehouse_path()) as conn:
+    with warehouse.connect(warehouse.warehouse_from_env()) as conn:
         ends = contiguous_ends(stream_store.ledger_rows(conn, topic))
         if any(ends.get(p, 0) > hw for p, hw in marks.items()):
             deleted = stream_store.forget_topic(conn, topic)
@@ -79,7 +78,7 @@ def _tick_and_run(kafka: KafkaResource) -> int:
 
 
 def _summarise(print_table: Callable[..., None]) -> None:
-    with warehouse.connect(warehouse_path(), read_only=True) as conn:
+    with warehouse.connect(warehouse.warehouse_from_env(), read_only=True) as conn:
         rows = [
             (t, warehouse.one_row(conn.execute(f"SELECT COUNT(*) FROM {t}"))[0])  # noqa: S608
             for t in (stream_store.EVENTS, stream_store.DLQ, stream_store.LEDGER)
