@@ -79,9 +79,19 @@ class LakeCatalogs:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port whose +10000 twin (SeaweedFS's default gRPC port) is free as well."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port > 55_000:
+            continue
+        with socket.socket() as twin:
+            try:
+                twin.bind(("127.0.0.1", port + 10_000))
+            except OSError:
+                continue
+        return port
 
 
 class SeaweedS3:
@@ -122,7 +132,8 @@ class SeaweedS3:
         self.process = subprocess.Popen(
             [str(weed), "server", f"-dir={data}", "-ip=127.0.0.1", f"-master.port={master}",
              f"-volume.port={volume}", f"-filer.port={filer}", "-s3", f"-s3.port={self.port}",
-             f"-s3.config={identities}"],
+             f"-s3.config={identities}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+             "-master.telemetry=false", f"-iam.port={free_port()}"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + 90

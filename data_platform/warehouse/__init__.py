@@ -116,20 +116,35 @@ def connect(
         conn.close()
 
 
-def _connect_lake(lake: LakeWarehouse, read_only: bool) -> duckdb.DuckDBPyConnection:
-    conn = duckdb.connect()
-    try:
-        conn.execute("LOAD ducklake")
-        conn.execute("LOAD postgres")
-        if lake.s3 is not None:
-            conn.execute("LOAD httpfs")
-            conn.execute(lake.s3.secret_sql())
-        conn.execute(lake.attach_sql(read_only))
-        conn.execute(f"USE {LAKE_ALIAS}")
-    except duckdb.Error as exc:
-        conn.close()
-        raise LakeUnavailable(f"cannot attach the DuckLake {lake.describe()}: {exc}") from None
-    return conn
+def _connect_lake(
+    lake: LakeWarehouse, read_only: bool, init_attempts: int = 8
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the lake attached as the default catalog. The first attach of a
+    new catalog creates its tables; processes that attach a new lake at once race there (one
+    wins, the others hit PostgreSQL's duplicate keys), so that failure is retried."""
+    for attempt in range(1, init_attempts + 1):
+        conn = duckdb.connect()
+        try:
+            conn.execute("LOAD ducklake")
+            conn.execute("LOAD postgres")
+            if lake.s3 is not None:
+                conn.execute("LOAD httpfs")
+                conn.execute(lake.s3.secret_sql())
+            conn.execute(lake.attach_sql(read_only))
+            conn.execute(f"USE {LAKE_ALIAS}")
+            return conn
+        except duckdb.Error as exc:
+            conn.close()
+            text = str(exc)
+            racing = "Failed to initialize DuckLake" in text and (
+                "duplicate key" in text or "already exists" in text
+            )
+            if racing and attempt < init_attempts:
+                LOG.info("another process is creating the lake's catalog; attaching again")
+                time.sleep(0.2 * attempt)
+                continue
+            raise LakeUnavailable(f"cannot attach the DuckLake {lake.describe()}: {exc}") from None
+    raise AssertionError("unreachable")
 
 
 def _connect_file(
