@@ -70,9 +70,7 @@ def run_broker(args: argparse.Namespace) -> int:
         created = KafkaResource().ensure_topics()
         say(f"topics created: {created or 'none (already there)'}")
         if broker is not None:  # a broker of ours is new and empty: older offsets are stale
-            cleared = earlier_broker.forget_earlier_broker(KafkaResource())
-            if cleared:
-                say(cleared)
+            _forget_earlier_broker()
         if command:
             return _run_until_done(command)
         while True:
@@ -82,6 +80,18 @@ def run_broker(args: argparse.Namespace) -> int:
     finally:
         if broker is not None:
             broker.stop()
+
+
+def _forget_earlier_broker() -> None:
+    """Say what was cleared; a warehouse that cannot be opened now (another process writing)
+    only costs the sensors' own messages later, so it does not stop the command."""
+    try:
+        cleared = earlier_broker.forget_earlier_broker(KafkaResource())
+    except Exception as exc:  # reported; the command still runs
+        say(f"could not check the warehouse for an earlier broker's stream state: {exc}")
+        return
+    if cleared:
+        say(cleared)
 
 
 def _run_until_done(command: list[str]) -> int:
