@@ -36,8 +36,8 @@ README_RANGE = re.search(r"in\s+brackets such as `(\[[^`]+\])`", WALKTHROUGH)[1]
 STEPS = [
     "Lineage", "expand icon", "Shift-click", "Materialize selected (3)", "Show all partitions",
     "Launch backfill", "Runs → Backfills", "Checks", "[ERROR, blocking]", "failing_rows",
-    "orders_dlq", "Row count", "Columns", "rows_by_reason", "latest_dead_letters", "dlq_rate",
-    "[ERROR]",
+    "partition_range", "orders_dlq", "Row count", "Columns", "rows_by_reason",
+    "latest_dead_letters", "dlq_rate", "[ERROR]",
 ]  # fmt: skip
 # The dead letters' preview, as the walkthrough lists its columns.
 PREVIEW_COLUMNS = ["topic", "partition", "offset", "reason", "message", "payload"]
@@ -223,6 +223,9 @@ def test_readme_ui_walkthrough(
     expect(page.get_by_text("[ERROR, blocking]", exact=False).first).to_be_visible(timeout=30_000)
     expect(page.get_by_text("This is a blocking asset check", exact=False).first).to_be_visible()
     expect(page.get_by_text("failing_rows").first).to_be_visible(timeout=60_000)
+    # "a check over a range of days ... its metadata's partition_range names the days"
+    expect(page.get_by_text("partition_range").first).to_be_visible()
+    expect(page.get_by_text(README_RANGE.strip("[]"), exact=True).first).to_be_visible()
     shot(page, "5_checks")
 
     # "See the dead letters: open orders_dlq ... Checks tab: dlq_rate, [ERROR]"
