@@ -76,10 +76,15 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 demo: setup
 	$(BIN)/data-platform broker --port 0 -- $(BIN)/data-platform demo
 
+# `dg dev` (what `dagster dev` now defers to) runs in DAGSTER_HOME: started anywhere else,
+# Dagster warns about the repo's dagster.yaml (the template copied there). So the state
+# directory and the workspace are passed as absolute paths.
 dev: setup
 	@# The venv's bin on PATH: dagster dev re-parses dbt (prepare_if_dev), which looks up `dbt`.
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/data-platform broker --port $(KAFKA_PORT) -- \
-	  $(BIN)/dagster dev -h 127.0.0.1 -p $(DAGSTER_PORT)
+	cd "$(DAGSTER_HOME)" && PATH="$(CURDIR)/$(BIN):$$PATH" \
+	  DATA_PLATFORM_STATE_DIR="$(abspath $(or $(DATA_PLATFORM_STATE_DIR),.data))" \
+	  $(CURDIR)/$(BIN)/data-platform broker --port $(KAFKA_PORT) -- \
+	  $(CURDIR)/$(BIN)/dg dev -h 127.0.0.1 -p $(DAGSTER_PORT) -w $(CURDIR)/workspace.yaml
 
 # The checks run first, so CI (which runs `make test`) fails on a lint, type or import error.
 test: setup browser lint

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -11,12 +12,16 @@ import sys
 import time
 
 from data_platform import warehouse
+from data_platform.cli import earlier_broker
 from data_platform.cli.demo_console import say
 from data_platform.kafka.local_broker import LocalBroker, parent_death_signal
 from data_platform.kafka.reachability import BrokerUnavailable, check_reachable
 from data_platform.paths import state_dir
 from data_platform.streaming.kafka_resource import BOOTSTRAP_ENV, KafkaResource
 from data_platform.streaming.microbatch import stream_store
+
+# How long a command gets to stop its own children after Ctrl-C, then after SIGTERM.
+CHILD_SHUTDOWN_S = 30.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -64,15 +69,10 @@ def run_broker(args: argparse.Namespace) -> int:
     try:
         created = KafkaResource().ensure_topics()
         say(f"topics created: {created or 'none (already there)'}")
+        if broker is not None:  # a broker of ours is new and empty: older offsets are stale
+            _forget_earlier_broker()
         if command:
-            # The command stops (SIGTERM) if this process dies, as the broker does (SIGKILL).
-            child = subprocess.Popen(command, preexec_fn=parent_death_signal(signal.SIGTERM))
-            try:
-                return child.wait()
-            finally:
-                if child.poll() is None:
-                    child.terminate()
-                    child.wait()
+            return _run_until_done(command)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
@@ -80,6 +80,38 @@ def run_broker(args: argparse.Namespace) -> int:
     finally:
         if broker is not None:
             broker.stop()
+
+
+def _forget_earlier_broker() -> None:
+    """Say what was cleared; a warehouse that cannot be opened now (another process writing)
+    only costs the sensors' own messages later, so it does not stop the command."""
+    try:
+        cleared = earlier_broker.forget_earlier_broker(KafkaResource())
+    except Exception as exc:  # reported; the command still runs
+        say(f"could not check the warehouse for an earlier broker's stream state: {exc}")
+        return
+    if cleared:
+        say(cleared)
+
+
+def _run_until_done(command: list[str]) -> int:
+    """Run the command; on Ctrl-C (which the terminal sends to the command as well) give it
+    time to stop its own children before it is terminated, then killed."""
+    # The command stops (SIGTERM) if this process dies, as the broker does (SIGKILL).
+    child = subprocess.Popen(command, preexec_fn=parent_death_signal(signal.SIGTERM))
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        with contextlib.suppress(subprocess.TimeoutExpired, KeyboardInterrupt):
+            child.wait(timeout=CHILD_SHUTDOWN_S)
+        return 130
+    finally:
+        for stop in (child.terminate, child.kill):
+            if child.poll() is not None:
+                break
+            stop()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=CHILD_SHUTDOWN_S)
 
 
 def run_ensure_topics(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -22,7 +22,6 @@ from data_platform.cli import checks_report, dbt_demo, stream_demo, windows_demo
 from data_platform.cli.demo_console import Steps, print_table, say, stderr_to
 from data_platform.paths import state_dir, warehouse_path
 
-DEFAULT_START = "2024-03-01"
 DEFAULT_DAYS = 7
 DEFAULT_UI_PORT = "3000"
 # ingestion (2), dbt (staging, mart, then users + snapshot per as-of day), Spark (1)
@@ -34,7 +33,9 @@ EXAMPLE_QUERY = "SELECT error_code, COUNT(*) FROM stream.orders_dlq GROUP BY 1"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="materialize a week end to end and summarise")
-    parser.add_argument("--start", default=DEFAULT_START, help="first day (YYYY-MM-DD)")
+    parser.add_argument(
+        "--start", default=None, help="first day (YYYY-MM-DD); default: the days up to yesterday"
+    )
     parser.add_argument("--days", type=int, default=DEFAULT_DAYS)
     parser.set_defaults(handler=run)
 
@@ -102,7 +103,15 @@ def summarise_raw(first: date, last: date) -> None:
         print_table(f"Raw tables after {first}...{last}", ("table", "rows"), rows)
 
 
-def next_steps(log: Path) -> None:
+def demo_days(start: str | None, days: int) -> tuple[date, date]:
+    """The first and last day to load: from `start`, else the newest complete days (up to
+    yesterday, UTC), the partitions the UI shows first (its launch dialog opens on the last 90
+    days; older ones need "Show all partitions")."""
+    first = date.fromisoformat(start) if start else datetime.now(UTC).date() - timedelta(days)
+    return first, first + timedelta(days=days - 1)
+
+
+def next_steps(log: Path, first: date, last: date) -> None:
     """How to go on from here: the UI, the warehouse file and a query to try."""
     port = os.environ.get("DAGSTER_PORT") or DEFAULT_UI_PORT
     command = shown(Path(sys.executable).with_name("data-platform"))
@@ -111,6 +120,7 @@ def next_steps(log: Path) -> None:
     for line in (
         f"1. Open the UI: `make dev`, then http://127.0.0.1:{port}",
         "   (another port: DAGSTER_PORT=3001 make dev; assets are under Lineage and Catalog)",
+        f"   The demo's days, {first}...{last}, are among the last 90 the UI lists first",
         f"2. The warehouse is one DuckDB file: {shown(warehouse_path())}",
         "3. Query it (read-only; waits while a run writes, as DuckDB admits one writer):",
         f"   {command} sql '{EXAMPLE_QUERY}'",
@@ -121,8 +131,7 @@ def next_steps(log: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    first = date.fromisoformat(args.start)
-    last = first + timedelta(days=args.days - 1)
+    first, last = demo_days(args.start, args.days)
     log = demo_log_path()
     steps = Steps(STEPS)
     say(f"Warehouse: {shown(warehouse_path())}")
@@ -146,5 +155,5 @@ def run(args: argparse.Namespace) -> int:
         say()
         steps.begin("Asset checks")
         code = checks_report.demo_step(err)
-    next_steps(log)
+    next_steps(log, first, last)
     return code  # the report is the last table; only the next steps follow it

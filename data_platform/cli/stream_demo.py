@@ -9,13 +9,13 @@ from collections.abc import Callable
 import dagster as dg
 
 from data_platform import warehouse
+from data_platform.cli import earlier_broker
 from data_platform.cli.demo_console import say
 from data_platform.cli.produce_orders import produce_orders
 from data_platform.kafka import client
 from data_platform.resources import WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.microbatch import stream_store
-from data_platform.streaming.microbatch.offsets import contiguous_ends
 
 SENSOR = "orders_kafka_sensor"
 DEMO_EVENTS = 3_000
@@ -29,16 +29,12 @@ QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 def _forget_if_broker_restarted(kafka: KafkaResource) -> None:
     """The local broker keeps topics in memory: after a restart its offsets begin again at 0,
     so the previous demo's rows for the topic would shadow the new records."""
-    topic = kafka.orders_topic
-    marks = client.probe_end_offsets(kafka.librdkafka_config(), topic, None, 5)
-    with warehouse.connect(warehouse.warehouse_from_env()) as conn:
-        ends = contiguous_ends(stream_store.ledger_rows(conn, topic))
-        if any(ends.get(p, 0) > hw for p, hw in marks.items()):
-            deleted = stream_store.forget_topic(conn, topic)
-            say(f"broker restarted since the last demo: cleared {topic!r} rows {deleted}")
+    deleted = earlier_broker.forget_ledger_ahead(kafka)
+    if deleted:
+        say(f"broker restarted since the last demo: cleared {kafka.orders_topic!r} rows {deleted}")
 
 
-def _tick_and_run(kafka: KafkaResource) -> int:
+def tick_and_run(kafka: KafkaResource) -> int:
     """Evaluate the sensor like the daemon does and execute each run it requests."""
     from data_platform.definitions import defs  # the real code location
 
@@ -111,6 +107,6 @@ def run_stream_demo(print_table: Callable[..., None]) -> None:
         )
         poison = sum(1 for *_, r in sent if r.poison)
         say(f"produced {len(sent)} order events ({poison} poison) to {kafka.orders_topic!r}")
-        runs += _tick_and_run(kafka)
+        runs += tick_and_run(kafka)
     say(f"{runs} sensor-requested micro-batch run(s) finished")
     _summarise(print_table)

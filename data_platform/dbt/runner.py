@@ -8,7 +8,7 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,23 @@ def _count_rows(
     return counts
 
 
+def with_partition_range(
+    result: dg.AssetCheckResult, dbt_vars: Mapping[str, str]
+) -> dg.AssetCheckResult:
+    """A check over a range of days: the UI shows no partition for it (a range step's results
+    name none), so its metadata says which days it covered, as the raw assets' checks do."""
+    last = date.fromisoformat(dbt_vars["max_date"]) - timedelta(days=1)
+    covered = dg.MetadataValue.text(f"{dbt_vars['min_date']}...{last.isoformat()}")
+    return dg.AssetCheckResult(
+        passed=result.passed,
+        asset_key=result.asset_key,
+        check_name=result.check_name,
+        metadata={**result.metadata, "partition_range": covered},
+        severity=result.severity,
+        description=result.description,
+    )
+
+
 def run_dbt(
     context: dg.AssetExecutionContext,
     dbt: DbtCliResource,
@@ -124,6 +141,8 @@ def run_dbt(
         extra = counts.get(id(event))
         if extra and isinstance(event, dg.Output | dg.AssetMaterialization):
             yield event.with_metadata({**event.metadata, **extra})
+        elif dbt_vars and isinstance(event, dg.AssetCheckResult):
+            yield with_partition_range(event, dbt_vars)
         else:
             yield event
     if error is not None:

@@ -71,7 +71,12 @@ def raw_orders_check_results(
         ).fetchall()
     ]
     share = null_customer / total if total else 0.0
-    scope = {"partition_range": dg.MetadataValue.text(f"{first}...{last}")}
+    # A run covers one day or a range: volume is plotted per day and the customer gap as a
+    # share, so a 7-day backfill and a daily run sit on one scale; `days` says how wide each was.
+    scope = {
+        "partition_range": dg.MetadataValue.text(f"{first}...{last}"),
+        "days": dg.MetadataValue.int(expected_days),
+    }
     return [
         check_result(
             PARTITION_NOT_EMPTY,
@@ -79,7 +84,7 @@ def raw_orders_check_results(
             {
                 **scope,
                 "empty_days": dg.MetadataValue.json(empty_days),
-                "rows": dg.MetadataValue.int(total),
+                "rows_per_day": dg.MetadataValue.float(round(total / expected_days, 1)),
             },
         ),
         check_result(

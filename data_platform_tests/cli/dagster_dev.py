@@ -35,6 +35,8 @@ class DagsterDev:
         self.url = f"http://127.0.0.1:{self.port}"
         self.home = root / "dagster_home"
         self.log_path = root / "dagster_dev.log"
+        # Nothing listens here unless a test starts a broker on it (the walkthrough's DLQ step).
+        self.kafka_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     def env(self) -> dict[str, str]:
@@ -46,7 +48,7 @@ class DagsterDev:
             DATA_PLATFORM_STATE_DIR=str(state),
             DATA_PLATFORM_WAREHOUSE=str(state / "warehouse.duckdb"),
             # The Kafka sensor runs by default: a closed local port makes it skip at once.
-            KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{free_port()}",
+            KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{self.kafka_port}",
             PYSPARK_PYTHON=sys.executable,
             # As in an activated venv: dagster-dbt's prepare_if_dev looks `dbt` up on PATH.
             PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",

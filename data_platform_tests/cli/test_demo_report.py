@@ -37,9 +37,8 @@ def test_demo_ends_with_check_report(dagster_home: Path) -> None:
     total = demo.STEPS
     assert [int(line[1:3]) for line in steps] == list(range(1, total + 1)), steps
     assert all(line.endswith(" s") for line in steps if " raw_" in line), steps
-    assert any(
-        "raw_orders,raw_order_items,raw_customers 2024-03-01...2024-03-01" in x for x in steps
-    )
+    first, last = demo.demo_days(None, 1)  # yesterday: among the days the UI lists first
+    assert any(f"raw_orders,raw_order_items,raw_customers {first}...{last}" in x for x in steps)
 
     assert " - dagster - " not in out and "DEBUG" not in out  # Dagster's logs are in the file
     log = Path(os.environ["DATA_PLATFORM_STATE_DIR"]) / "demo.log"
@@ -58,3 +57,4 @@ def test_demo_ends_with_check_report(dagster_home: Path) -> None:
     assert warehouse in after.replace("\n    ", "")
     assert f" sql '{demo.EXAMPLE_QUERY}'" in after  # on one line: ready to copy
     assert "demo.log" in after
+    assert f"The demo's days, {first}...{last}," in after

@@ -22,7 +22,7 @@ def dev_command(**env: str) -> str:
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_dev_port_comes_from_dagster_port() -> None:
-    assert re.search(r"dagster dev -h 127\.0\.0\.1 -p 3000\b", dev_command())
-    assert re.search(r"dagster dev -h 127\.0\.0\.1 -p 3123\b", dev_command(DAGSTER_PORT="3123"))
+    assert re.search(r"dg dev -h 127\.0\.0\.1 -p 3000\b", dev_command())
+    assert re.search(r"dg dev -h 127\.0\.0\.1 -p 3123\b", dev_command(DAGSTER_PORT="3123"))
     readme = (REPO_ROOT / "README.md").read_text()
     assert "DAGSTER_PORT=3001 make dev" in readme

@@ -16,6 +16,10 @@ from pathlib import Path
 import playwright.sync_api as playwright_api
 import pytest
 
+from data_platform.cli.produce_orders import produce_orders
+from data_platform.kafka.local_broker import LocalBroker
+from data_platform.orders.event_producer import ProducedRecord
+from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform_tests.cli.dagster_dev import DagsterDev
 from data_platform_tests.conftest import REPO_ROOT
 
@@ -32,7 +36,12 @@ README_RANGE = re.search(r"in\s+brackets such as `(\[[^`]+\])`", WALKTHROUGH)[1]
 STEPS = [
     "Lineage", "expand icon", "Shift-click", "Materialize selected (3)", "Show all partitions",
     "Launch backfill", "Runs → Backfills", "Checks", "[ERROR, blocking]", "failing_rows",
+    "partition_range", "orders_dlq", "Row count", "Columns", "rows_by_reason",
+    "latest_dead_letters", "dlq_rate", "[ERROR]",
 ]  # fmt: skip
+# The dead letters' preview, as the walkthrough lists its columns.
+PREVIEW_COLUMNS = ["topic", "partition", "offset", "reason", "message", "payload"]
+DLQ_EVENTS, DLQ_INVALID_RATE, DLQ_SEED = 200, 0.03, 7  # under dlq_rate's 5%: the check passes
 
 
 def test_the_walkthrough_names_every_step_this_test_takes() -> None:
@@ -79,6 +88,57 @@ def graph_node(page: playwright_api.Page, name: str) -> playwright_api.Locator:
     return page.locator("foreignObject").filter(has=page.get_by_text(name, exact=True)).first
 
 
+DLQ_MATERIALIZATIONS = """{ assetOrError(assetKey: {path: ["orders_dlq"]}) { ... on Asset {
+  assetMaterializations(limit: 1) { runId } } } }"""
+
+
+@pytest.fixture(scope="module")
+def kafka(dagster_dev: DagsterDev) -> Iterator[KafkaResource]:
+    """A broker where the server's Kafka sensor looks (until now a closed port)."""
+    with LocalBroker(port=dagster_dev.kafka_port) as broker:
+        resource = KafkaResource(bootstrap_servers=broker.bootstrap_servers)
+        resource.ensure_topics()
+        yield resource
+
+
+def load_dead_letters(server: DagsterDev, kafka: KafkaResource) -> list[ProducedRecord]:
+    """Events with poison, and the batch the daemon's sensor loads from them: what `orders_dlq`
+    shows after the demo. Done after the backfill, so the Spark window run it starts does not
+    hold the warehouse pool while the backfill waits."""
+    sent = produce_orders(kafka, DLQ_EVENTS, invalid_rate=DLQ_INVALID_RATE, seed=DLQ_SEED)
+    poison = [record for *_, record in sent if record.poison]
+    assert poison, "the seed produced no poison record"
+    deadline = time.monotonic() + 600
+    while not server.graphql(DLQ_MATERIALIZATIONS)["assetOrError"]["assetMaterializations"]:
+        assert time.monotonic() < deadline, f"no orders_dlq batch:\n{server.log()}"
+        time.sleep(3)
+    return poison
+
+
+def see_the_dead_letters(page: playwright_api.Page, url: str, poison: list[ProducedRecord]) -> None:
+    """The walkthrough's "See the dead letters" bullet."""
+    expect = playwright_api.expect
+    page.goto(f"{url}/assets/orders_dlq")
+    # Overview: the whole table's row count, its columns, the reasons and the latest rows.
+    status = page.get_by_text("Row count", exact=True).locator("xpath=../..")
+    expect(status).to_contain_text(re.compile(rf"Row count\s*{len(poison)}(?!\d)"), timeout=90_000)
+    expect(page.get_by_text("Columns", exact=True).first).to_be_visible()
+    expect(page.get_by_text("error_code", exact=True).first).to_be_visible()
+    expect(page.get_by_text("rows_by_reason", exact=True).first).to_be_visible()
+    expect(page.get_by_text("latest_dead_letters", exact=True).first).to_be_visible()
+    preview = page.locator("table").filter(has=page.get_by_text("payload", exact=True)).last
+    for column in PREVIEW_COLUMNS:
+        expect(preview.get_by_text(column, exact=True).first).to_be_visible()
+    for reason in {record.poison for record in poison}:
+        expect(preview.get_by_text(str(reason), exact=True).first).to_be_visible()
+    shot(page, "6_dead_letters")
+    # Checks tab: dlq_rate with its severity.
+    page.get_by_text("Checks", exact=True).first.click()
+    page.get_by_text("dlq_rate", exact=True).first.click()
+    expect(page.get_by_text("[ERROR] Fails when", exact=False).first).to_be_visible(timeout=60_000)
+    shot(page, "7_dlq_checks")
+
+
 def launched_backfill(server: DagsterDev, timeout: float = 900) -> dict:
     """The walkthrough's backfill (7 partitions of the three raw assets), once it is done."""
     deadline = time.monotonic() + timeout
@@ -98,7 +158,9 @@ def launched_backfill(server: DagsterDev, timeout: float = 900) -> dict:
     raise AssertionError(f"backfill not done after {timeout}s: {backfill}\n{server.log()}")
 
 
-def test_readme_ui_walkthrough(dagster_dev: DagsterDev, page: playwright_api.Page) -> None:
+def test_readme_ui_walkthrough(
+    dagster_dev: DagsterDev, page: playwright_api.Page, kafka: KafkaResource
+) -> None:
     expect = playwright_api.expect
     # "See the assets: Lineage shows the global graph with one box per group"
     skip_welcome_whenever_shown(page)
@@ -161,4 +223,10 @@ def test_readme_ui_walkthrough(dagster_dev: DagsterDev, page: playwright_api.Pag
     expect(page.get_by_text("[ERROR, blocking]", exact=False).first).to_be_visible(timeout=30_000)
     expect(page.get_by_text("This is a blocking asset check", exact=False).first).to_be_visible()
     expect(page.get_by_text("failing_rows").first).to_be_visible(timeout=60_000)
+    # "a check over a range of days ... its metadata's partition_range names the days"
+    expect(page.get_by_text("partition_range").first).to_be_visible()
+    expect(page.get_by_text(README_RANGE.strip("[]"), exact=True).first).to_be_visible()
     shot(page, "5_checks")
+
+    # "See the dead letters: open orders_dlq ... Checks tab: dlq_rate, [ERROR]"
+    see_the_dead_letters(page, dagster_dev.url, load_dead_letters(dagster_dev, kafka))

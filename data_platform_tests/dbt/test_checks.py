@@ -63,3 +63,5 @@ def test_negative_total_fails_the_singular_check_on_fact_orders(
     assert failed.asset_key == dg.AssetKey("fact_orders")
     assert not failed.passed and failed.severity == dg.AssetCheckSeverity.ERROR
     assert failed.metadata["dagster_dbt/failed_row_count"].value == 2
+    # The UI shows no partition for a check of a range step: the metadata names the days.
+    assert failed.metadata["partition_range"].value == f"{DAY}...{DAY}"

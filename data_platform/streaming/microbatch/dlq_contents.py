@@ -66,8 +66,9 @@ class DlqContents:
 
 def cut(text: str, limit: int) -> str:
     """`text` on one line (control characters escaped), at most `limit` characters."""
-    flat = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    head = text[:limit]  # a 32 KiB payload is not flattened to show 80 characters of it
+    flat = "".join(c if c.isprintable() else repr(c)[1:-1] for c in head)
+    return flat if len(flat) <= limit and len(head) == len(text) else flat[: limit - 1] + "…"
 
 
 def payload_preview(payload: bytes | None, text: str | None, limit: int = PAYLOAD_CHARS) -> str:
