@@ -25,6 +25,8 @@ $(STAMP): pyproject.toml setup.py requirements.lock
 	set -o pipefail; $(BIN)/pip install -q --no-deps -e . 2>&1 \
 	  | { grep -v "is ignored: it is neither" || true; }
 	$(BIN)/python -c "import data_platform, dagster, dagster_dbt, pyspark, kafka, duckdb"
+	@# DuckLake's extensions from their wheels (INSTALL '<file>'): nothing downloads at run time.
+	$(BIN)/python -m data_platform.warehouse.extensions
 	touch $@
 
 # Re-resolve requirements.lock from pyproject.toml (the runtime and dev dependencies), for the

@@ -26,7 +26,8 @@ from data_platform.ingestion.orders_api import (
     OrdersApiClient,
     Transport,
 )
-from data_platform.paths import warehouse_path
+from data_platform.paths import WAREHOUSE_ENV
+from data_platform.warehouse import target
 
 # Dagster pool of every asset that writes the warehouse: DuckDB admits one writing process, and
 # dagster.yaml gives this pool a single slot.
@@ -36,24 +37,61 @@ ORDERS_API_TOKEN_ENV = "ORDERS_API_TOKEN"
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB warehouse file. Connections are short and wait out another writer's lock."""
+    """The warehouse: a DuckDB file (one writer, its lock waited out) or a DuckLake (many
+    writers, conflicts retried). Unset fields fall back to the environment at run time
+    ($DATA_PLATFORM_WAREHOUSE, $DATA_PLATFORM_LAKE_DATA_PATH, $DATA_PLATFORM_S3_*), so the local
+    default needs none; a deployment may pass `s3_secret=dg.EnvVar("DATA_PLATFORM_S3_SECRET")`.
+    """
 
     path: str | None = Field(
-        default=None, description="DuckDB file; default $DATA_PLATFORM_WAREHOUSE or .data/."
+        default=None,
+        description="DuckDB file or DuckLake URI (ducklake:postgres:...); default "
+        "$DATA_PLATFORM_WAREHOUSE or .data/warehouse.duckdb.",
     )
+    lake_data_path: str | None = Field(
+        default=None, description="DuckLake data: a folder or s3://bucket/prefix."
+    )
+    s3_endpoint: str | None = Field(default=None, description="S3 host:port (not AWS).")
+    s3_region: str | None = None
+    s3_url_style: str | None = Field(default=None, description="vhost or path.")
+    s3_use_ssl: bool | None = None
+    s3_key_id: str | None = None
+    s3_secret: str | None = Field(default=None, description="Secret: only via dg.EnvVar.")
     lock_timeout_seconds: float = Field(
         default=600.0, ge=0, le=86_400, description="How long to wait for another process's lock."
     )
 
+    def target(self) -> warehouse.Warehouse:
+        """The configured warehouse; fails clearly on a value the platform cannot use."""
+        env = dict(os.environ)
+        fields = {
+            WAREHOUSE_ENV: self.path,
+            target.LAKE_DATA_PATH_ENV: self.lake_data_path,
+            target.S3_ENDPOINT_ENV: self.s3_endpoint,
+            target.S3_REGION_ENV: self.s3_region,
+            target.S3_URL_STYLE_ENV: self.s3_url_style,
+            target.S3_USE_SSL_ENV: None if self.s3_use_ssl is None else str(self.s3_use_ssl),
+            target.S3_KEY_ID_ENV: self.s3_key_id,
+            target.S3_SECRET_ENV: self.s3_secret,
+        }
+        env.update({k: v for k, v in fields.items() if v is not None})
+        return target.warehouse_from_env(env)
+
+    @property
+    def is_lake(self) -> bool:
+        return self.target().is_lake
+
     def resolved_path(self) -> Path:
-        return Path(self.path).resolve() if self.path else warehouse_path()
+        """The DuckDB file (a file warehouse only)."""
+        resolved = self.target()
+        if not isinstance(resolved, warehouse.FileWarehouse):
+            raise warehouse.WarehouseConfigError("the warehouse is a DuckLake, not a DuckDB file")
+        return resolved.path
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         with warehouse.connect(
-            self.resolved_path(),
-            read_only=read_only,
-            lock_timeout_seconds=self.lock_timeout_seconds,
+            self.target(), read_only=read_only, lock_timeout_seconds=self.lock_timeout_seconds
         ) as conn:
             yield conn
 
@@ -100,15 +138,16 @@ class OrdersApiResource(dg.ConfigurableResource):
 
 
 class _WarehouseDuckDbClient(DuckDbClient):
-    """Dagster's DuckDB client, connecting as every other warehouse writer does: the resolved
-    warehouse path, waiting out another process's lock instead of failing."""
+    """Dagster's DuckDB client, connecting as every other warehouse writer does: the configured
+    file or lake, waiting out another process's file lock instead of failing."""
 
     @staticmethod
     @contextmanager
     def connect(context: Any, _: Any) -> Iterator[duckdb.DuckDBPyConnection]:
         config = context.resource_config
-        path = Path(config["database"]).resolve() if config["database"] else warehouse_path()
-        with warehouse.connect(path, lock_timeout_seconds=config["lock_timeout_seconds"]) as conn:
+        with warehouse.connect(
+            config["database"] or None, lock_timeout_seconds=config["lock_timeout_seconds"]
+        ) as conn:
             yield conn
 
 
@@ -116,14 +155,16 @@ class WarehousePandasIOManager(DuckDBPandasIOManager):
     """dagster-duckdb-pandas' I/O manager on the warehouse: DataFrame outputs become tables of
     schema `analysis` (a partitioned asset's day replaced by its partition_expr column)."""
 
-    database: str = Field(default="", description="DuckDB file; default as WarehouseResource.")
+    database: str = Field(
+        default="", description="DuckDB file or DuckLake URI; default as WarehouseResource."
+    )
     schema_: str | None = Field(default="analysis", alias="schema")
     lock_timeout_seconds: float = Field(default=600.0, ge=0, le=86_400)
 
     def create_io_manager(self, context: Any) -> DbIOManager:
         return DbIOManager(
             db_client=_WarehouseDuckDbClient(),
-            database=self.database or str(warehouse_path()),
+            database=self.database or warehouse.warehouse_from_env().describe(),
             schema=self.schema_,
             type_handlers=self.type_handlers(),
             default_load_type=self.default_load_type(),

@@ -1,11 +1,12 @@
-"""Shared real fixtures: temp DuckDB warehouses, Dagster instances, a Kafka-protocol broker.
+"""Shared real fixtures: temp warehouses (a DuckDB file, or a DuckLake on the machine's
+PostgreSQL), Dagster instances, a Kafka-protocol broker.
 
-Expensive services (the broker; Spark in streaming tests) are session-scoped.
+Expensive services (the broker, the lake catalog server; Spark in streaming tests) are
+session-scoped. A test module marked `both_backends` runs each test on the file and on a lake.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,35 +14,86 @@ import dagster as dg
 import duckdb
 import pytest
 
+from data_platform import warehouse as warehouse_lib
 from data_platform.kafka.local_broker import LocalBroker
 from data_platform.resources import OrdersApiResource, WarehouseResource
+from data_platform_tests.lake import LakeCatalogs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+BACKENDS = ("file", "lake")
 
 
-def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
-    """Read the warehouse file directly (read-only), as an analyst would."""
-    with duckdb.connect(str(path), read_only=True) as conn:
+def query(
+    path: Path | warehouse_lib.Warehouse, sql: str, params: list | None = None
+) -> list[tuple]:
+    """Read the warehouse directly (read-only), as an analyst would: the file, or the lake."""
+    if isinstance(path, Path):
+        with duckdb.connect(str(path), read_only=True) as conn:
+            return conn.execute(sql, params or []).fetchall()
+    with warehouse_lib.connect(path, read_only=True) as conn:
         return conn.execute(sql, params or []).fetchall()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `both_backends` run once on a DuckDB file and once on a DuckLake."""
+    if "warehouse_backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_backends"
+    ):
+        metafunc.parametrize("warehouse_backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def warehouse_backend(request: pytest.FixtureRequest) -> str:
+    return getattr(request, "param", "file")
+
+
+@pytest.fixture(scope="session")
+def lake_catalogs() -> Iterator[LakeCatalogs]:
+    """Fresh DuckLake catalog databases (`lake_*`) on the machine's PostgreSQL, dropped at the
+    end of the session."""
+    with LakeCatalogs() as catalogs:
+        yield catalogs
+
+
+@pytest.fixture
+def warehouse_target(
+    warehouse_backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> warehouse_lib.Warehouse:
+    """This test's empty warehouse: a file under the test's state dir, or a new lake."""
+    if warehouse_backend == "file":
+        return warehouse_lib.FileWarehouse(tmp_path / "state" / "warehouse.duckdb")
+    catalogs: LakeCatalogs = request.getfixturevalue("lake_catalogs")
+    return catalogs.new_lake(tmp_path / "lake_data")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test touches the developer's .data/ or .dagster_home/; no stray API URL or faults."""
+def _isolated_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse_target: warehouse_lib.Warehouse
+) -> None:
+    """No test touches the developer's .data/ or .dagster_home/; no stray API URL or faults;
+    the warehouse environment names this test's own warehouse (child processes follow it)."""
     monkeypatch.setenv("DATA_PLATFORM_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("DATA_PLATFORM_WAREHOUSE", str(tmp_path / "state" / "warehouse.duckdb"))
+    for name in warehouse_lib.target.ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in warehouse_lib.warehouse_env(warehouse_target).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv("ORDERS_API_URL", raising=False)
     monkeypatch.delenv("DATA_PLATFORM_FAULTS", raising=False)
 
 
 @pytest.fixture
-def warehouse_path(tmp_path: Path) -> Path:
-    return Path(os.environ["DATA_PLATFORM_WAREHOUSE"])
+def warehouse_path(warehouse_target: warehouse_lib.Warehouse) -> Path | warehouse_lib.Warehouse:
+    """The file's path (what file-only tests open directly), or the lake itself."""
+    if isinstance(warehouse_target, warehouse_lib.FileWarehouse):
+        return warehouse_target.path
+    return warehouse_target
 
 
 @pytest.fixture
-def warehouse(warehouse_path: Path) -> WarehouseResource:
-    return WarehouseResource(path=str(warehouse_path), lock_timeout_seconds=60)
+def warehouse(warehouse_target: warehouse_lib.Warehouse) -> WarehouseResource:
+    if isinstance(warehouse_target, warehouse_lib.FileWarehouse):
+        return WarehouseResource(path=str(warehouse_target.path), lock_timeout_seconds=60)
+    return WarehouseResource(path=warehouse_target.uri, lake_data_path=warehouse_target.data_path)
 
 
 @pytest.fixture

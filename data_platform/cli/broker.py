@@ -16,7 +16,7 @@ from data_platform.cli import earlier_broker
 from data_platform.cli.demo_console import say
 from data_platform.kafka.local_broker import LocalBroker, parent_death_signal
 from data_platform.kafka.reachability import BrokerUnavailable, check_reachable
-from data_platform.paths import state_dir, warehouse_path
+from data_platform.paths import state_dir
 from data_platform.streaming.kafka_resource import BOOTSTRAP_ENV, KafkaResource
 from data_platform.streaming.microbatch import stream_store
 
@@ -122,7 +122,7 @@ def run_ensure_topics(args: argparse.Namespace) -> int:
 
 
 def run_forget_topic(args: argparse.Namespace) -> int:
-    with warehouse.connect(warehouse_path()) as conn:
+    with warehouse.connect(warehouse.warehouse_from_env()) as conn:
         deleted = stream_store.forget_topic(conn, args.topic)
     print(f"deleted rows of topic {args.topic!r}: {deleted}", file=sys.stdout)
     return 0

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 from data_platform import warehouse
-from data_platform.paths import warehouse_path
 
 # raw_users is refreshed as of these days before the window's last day, each refresh followed
 # by the snapshot, so the SCD2 history has changes to show.
@@ -28,7 +27,7 @@ def build(first: date, last: date, materialize: Callable[..., None]) -> None:
 
 
 def summarise(first: date, last: date, print_table: Callable[..., None]) -> None:
-    with warehouse.connect(warehouse_path(), read_only=True) as conn:
+    with warehouse.connect(warehouse.warehouse_from_env(), read_only=True) as conn:
         per_day = conn.execute(
             """SELECT order_date, COUNT(*), COUNT(*) FILTER (WHERE total_amount IS NULL),
                       COUNT(*) FILTER (WHERE customer_name IS NULL) FROM marts.fact_orders

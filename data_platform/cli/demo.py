@@ -95,7 +95,7 @@ class Demo:
 
 
 def summarise_raw(first: date, last: date) -> None:
-    with warehouse.connect(warehouse_path(), read_only=True) as conn:
+    with warehouse.connect(warehouse.warehouse_from_env(), read_only=True) as conn:
         rows = []
         for spec in warehouse.RAW_TABLES.values():
             query = f"SELECT COUNT(*) FROM {spec.qualified}"  # noqa: S608 - constant identifier

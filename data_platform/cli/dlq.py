@@ -16,7 +16,6 @@ from datetime import datetime
 from data_platform import warehouse
 from data_platform.faults import fault_point
 from data_platform.kafka import client
-from data_platform.paths import warehouse_path
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.microbatch import stream_store
 
@@ -56,7 +55,7 @@ def replay(
     limit: int | None = None,
     dry_run: bool = False,
 ) -> ReplayResult:
-    with warehouse.connect(warehouse_path()) as conn:
+    with warehouse.connect(warehouse.warehouse_from_env()) as conn:
         letters = stream_store.replayable(conn, reason, since, limit)
         if dry_run or not letters:
             return ReplayResult(len(letters), 0, 0)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from data_platform import warehouse
 from data_platform.kafka import client
-from data_platform.paths import warehouse_path
 from data_platform.resources import WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.microbatch import stream_store
@@ -25,10 +24,11 @@ def forget_ledger_ahead(kafka: KafkaResource) -> dict[str, int]:
     """Delete the topic's events, dead letters and ledger when the ledger is ahead of the
     broker; the rows deleted per table (empty when nothing was ahead)."""
     topic = kafka.orders_topic
-    if not warehouse_path().exists():
+    target = warehouse.warehouse_from_env()
+    if not warehouse.exists(target):
         return {}
     marks = client.probe_end_offsets(kafka.librdkafka_config(), topic, None, PROBE_TIMEOUT_S)
-    with warehouse.connect(warehouse_path()) as conn:
+    with warehouse.connect(target) as conn:
         ends = contiguous_ends(stream_store.ledger_rows(conn, topic))
         if not any(ends.get(p, 0) > hw for p, hw in marks.items()):
             return {}
@@ -41,7 +41,7 @@ def reset_windows_checkpoint(kafka: KafkaResource) -> bool:
     from data_platform.streaming.windows.assets import QUERY_NAME
     from data_platform.streaming.windows.spark_resource import SparkResource
 
-    if not warehouse_path().exists():
+    if not warehouse.exists(warehouse.warehouse_from_env()):
         return False
     checkpoint = SparkResource().checkpoint_location(QUERY_NAME)
     return topic_guard.guard(kafka, WarehouseResource(), checkpoint, "reset")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 
 from data_platform import warehouse
-from data_platform.paths import warehouse_path
 
 WIDTH = 100
 
@@ -25,10 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = warehouse_path()
-    if not path.exists():
-        raise SystemExit(f"no warehouse at {path} yet: run `make demo` first")
-    with warehouse.connect(path, read_only=True, lock_timeout_seconds=args.wait) as conn:
+    target = warehouse.warehouse_from_env()
+    if not warehouse.exists(target):
+        raise SystemExit(f"no warehouse at {target.describe()} yet: run `make demo` first")
+    with warehouse.connect(target, read_only=True, lock_timeout_seconds=args.wait) as conn:
         relation = conn.sql(args.query)
         if relation is not None:
             relation.show(max_width=WIDTH, max_rows=args.max_rows)

@@ -13,7 +13,6 @@ from data_platform.cli import earlier_broker
 from data_platform.cli.demo_console import say
 from data_platform.cli.produce_orders import produce_orders
 from data_platform.kafka import client
-from data_platform.paths import warehouse_path
 from data_platform.resources import WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.microbatch import stream_store
@@ -75,7 +74,7 @@ def tick_and_run(kafka: KafkaResource) -> int:
 
 
 def _summarise(print_table: Callable[..., None]) -> None:
-    with warehouse.connect(warehouse_path(), read_only=True) as conn:
+    with warehouse.connect(warehouse.warehouse_from_env(), read_only=True) as conn:
         rows = [
             (t, warehouse.one_row(conn.execute(f"SELECT COUNT(*) FROM {t}"))[0])  # noqa: S608
             for t in (stream_store.EVENTS, stream_store.DLQ, stream_store.LEDGER)

@@ -11,7 +11,6 @@ import dagster as dg
 from data_platform import warehouse
 from data_platform.cli.demo_console import say
 from data_platform.kafka import admin, client
-from data_platform.paths import warehouse_path
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.windows import store as window_store
 from data_platform.streaming.windows import topic_guard
@@ -61,7 +60,7 @@ def run_windows_demo(
     keys = ("input_rows", "invalid_records_dropped", "late_records", "watermark", "batches",
             "windows_updated")  # fmt: skip
     print_table("This materialization", ("metric", "value"), [(k, meta.get(k)) for k in keys])
-    with warehouse.connect(warehouse_path(), read_only=True) as conn:
+    with warehouse.connect(warehouse.warehouse_from_env(), read_only=True) as conn:
         rows = conn.execute(
             f"""SELECT window_start, window_end, customer_id, order_count, total_amount
                 FROM {window_store.TABLE}

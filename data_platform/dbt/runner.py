@@ -16,8 +16,9 @@ import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliResource
 
-from data_platform.paths import WAREHOUSE_ENV
 from data_platform.resources import WarehouseResource
+from data_platform.warehouse import FileWarehouse, Warehouse
+from data_platform.warehouse import warehouse_env as warehouse_env_vars
 
 DbtEvent = (
     dg.Output
@@ -29,17 +30,22 @@ DbtEvent = (
 
 
 @contextmanager
-def warehouse_env(path: Path) -> Iterator[None]:
-    """Point dbt's profile at the resource's absolute warehouse path (dbt runs in dbt_project/)."""
-    previous = os.environ.get(WAREHOUSE_ENV)
-    os.environ[WAREHOUSE_ENV] = str(path)
+def warehouse_env(target: Warehouse | Path) -> Iterator[None]:
+    """Point dbt's profile at the resource's warehouse (dbt runs in dbt_project/): an absolute
+    file path and target `local`, or the lake's URI, data path and S3 settings and target
+    `lake`/`lake_s3` (profiles.yml attaches the lake)."""
+    resolved = FileWarehouse(target) if isinstance(target, Path) else target
+    values = warehouse_env_vars(resolved)
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop(WAREHOUSE_ENV, None)
-        else:
-            os.environ[WAREHOUSE_ENV] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def partition_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
@@ -111,7 +117,7 @@ def run_dbt(
     # A throw-away target dir: dagster-dbt's default keeps one copy of the artifacts (megabytes)
     # per invocation under dbt_project/target; the dbt log is in the step's logs anyway.
     with (
-        warehouse_env(warehouse.resolved_path()),
+        warehouse_env(warehouse.target()),
         tempfile.TemporaryDirectory(prefix="dbt-target-") as target,
     ):
         invocation = dbt.cli(list(args), context=context, target_path=Path(target))

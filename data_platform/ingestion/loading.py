@@ -26,6 +26,8 @@ class LoadSummary:
     rows_by_day: dict[str, int] = field(default_factory=dict)
     preview: pd.DataFrame | None = None
     seconds: float = 0.0
+    # Lake commit conflicts (another writer committed first) retried as whole transactions.
+    conflicts: warehouse.ConflictRetries = field(default_factory=warehouse.ConflictRetries)
 
     @property
     def rows(self) -> int:
@@ -58,10 +60,10 @@ def load_days(
 
     def flush() -> None:
         with store.connect() as conn:
-            warehouse.ensure_raw_schema(conn)
+            warehouse.ensure_raw_schema(conn, summary.conflicts)
             for day, frame in pending:
                 rows = warehouse.replace_partition(
-                    conn, spec, frame, context.run_id, asset_key, day
+                    conn, spec, frame, context.run_id, asset_key, day, summary.conflicts
                 )
                 summary.rows_by_day[day.isoformat()] = rows
         pending.clear()
@@ -108,10 +110,14 @@ def load_unpartitioned(
             warehouse.audit_start(conn, context.run_id, asset_key, warehouse.UNPARTITIONED)
             warehouse.audit_fail(conn, context.run_id, asset_key, warehouse.UNPARTITIONED, exc)
         raise
+    conflicts = warehouse.ConflictRetries()
     with store.connect() as conn:
-        warehouse.ensure_raw_schema(conn)
-        rows = warehouse.replace_partition(conn, spec, frame, context.run_id, asset_key, None)
+        warehouse.ensure_raw_schema(conn, conflicts)
+        rows = warehouse.replace_partition(
+            conn, spec, frame, context.run_id, asset_key, None, conflicts
+        )
     summary = LoadSummary(None, None, {warehouse.UNPARTITIONED: rows}, frame.head(5))
+    summary.conflicts = conflicts
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -124,6 +130,7 @@ def materialization_metadata(summary: LoadSummary) -> dict[str, dg.MetadataValue
         "rows_per_second": dg.MetadataValue.float(
             round(summary.rows / summary.seconds, 1) if summary.seconds else 0.0
         ),
+        "conflict_retries": dg.MetadataValue.int(summary.conflicts.count),
     }
     if summary.first_day is not None and summary.last_day is not None:
         metadata["partition_range"] = dg.MetadataValue.text(

@@ -1,16 +1,26 @@
 """Crafted raw rows for edge cases the demo source only hits by chance."""
 
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 
+from data_platform import warehouse
 from data_platform.warehouse import ensure_raw_schema
 
 LOADED_AT = datetime(2024, 6, 1, 12, 0)
 
 
-def insert_orders(path: Path, day: date, orders: list[dict]) -> None:
+def _connect(path: Path | warehouse.Warehouse) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+    """The warehouse file (created if missing) or the lake, read-write."""
+    if isinstance(path, Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return duckdb.connect(str(path))
+    return warehouse.connect(path)
+
+
+def insert_orders(path: Path | warehouse.Warehouse, day: date, orders: list[dict]) -> None:
     """Insert raw.orders rows for `day` (missing fields get harmless defaults)."""
     rows = [
         (
@@ -27,8 +37,7 @@ def insert_orders(path: Path, day: date, orders: list[dict]) -> None:
         )
         for o in orders
     ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(path)) as conn:
+    with _connect(path) as conn:
         ensure_raw_schema(conn)
         conn.executemany(
             """INSERT INTO raw.orders (order_id, customer_id, order_date, total_amount, currency,
@@ -43,10 +52,9 @@ def insert_orders(path: Path, day: date, orders: list[dict]) -> None:
         )
 
 
-def upsert_users(path: Path, users: list[tuple[str, str, str, str]]) -> None:
+def upsert_users(path: Path | warehouse.Warehouse, users: list[tuple[str, str, str, str]]) -> None:
     """Replace raw.users with (user_id, email, address, status) rows, as a refresh does."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(path)) as conn:
+    with _connect(path) as conn:
         ensure_raw_schema(conn)
         conn.execute("DELETE FROM raw.users")
         conn.executemany(

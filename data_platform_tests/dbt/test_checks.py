@@ -5,8 +5,11 @@ from pathlib import Path
 from types import ModuleType
 
 import dagster as dg
+import pytest
 
 from data_platform_tests.dbt.crafted import insert_orders
+
+pytestmark = pytest.mark.both_backends
 
 DAY = date(2024, 5, 10)
 

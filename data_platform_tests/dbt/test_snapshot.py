@@ -4,9 +4,13 @@ from pathlib import Path
 from types import ModuleType
 
 import dagster as dg
+import pytest
 
+from data_platform.warehouse import FileWarehouse
 from data_platform_tests.conftest import query
 from data_platform_tests.dbt.crafted import upsert_users
+
+pytestmark = pytest.mark.both_backends
 
 
 def snapshot(assets: ModuleType, resources: dict) -> None:
@@ -57,7 +61,8 @@ def test_users_refresh_then_snapshot_records_demo_history(
             run_config={"ops": {"raw_users": {"config": {"as_of": as_of}}}},
         )
         assert result.success
-    path = Path(resources["warehouse"].resolved_path())
+    path = resources["warehouse"].target()
+    path = path.path if isinstance(path, FileWarehouse) else path
     changed = query(path, "SELECT COUNT(*) FROM (SELECT user_id FROM snapshots.users_snapshot "
                           "GROUP BY 1 HAVING COUNT(*) > 1)")[0][0]  # fmt: skip
     assert changed > 0

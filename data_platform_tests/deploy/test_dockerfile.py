@@ -77,3 +77,13 @@ def test_installs_from_the_hashed_lock() -> None:
     assert not re.search(r"(?m)^\s*--(extra-)?index-url|^\s*--find-links|://", lock)
     pins = re.findall(r"(?m)^[A-Za-z0-9][^\s]*==\S+ \\$", lock)
     assert pins and len(pins) == len(re.findall(r"(?m)^[A-Za-z0-9]", lock))
+
+
+def test_lake_extensions_are_installed_from_the_wheels_as_the_run_user() -> None:
+    """DuckLake's extensions land in the run user's ~/.duckdb at build time (nothing downloads
+    at run time), and the image bakes no warehouse file or volume in."""
+    text = (REPO_ROOT / "deploy" / "Dockerfile").read_text()
+    runs = instructions("RUN")
+    assert "python -m data_platform.warehouse.extensions" in runs
+    assert text.index("USER 10001") < text.index("python -m data_platform.warehouse.extensions")
+    assert "warehouse.duckdb" not in text and "/warehouse" not in text

@@ -44,9 +44,11 @@ def test_run_launcher_matches_deploy_dagster_yaml(values: dict[str, Any]) -> Non
     assert k8s["labels"] == expected["labels"]
     assert k8s["failPodOnRunFailure"] is expected["fail_pod_on_run_failure"] is True
     assert k8s["runK8sConfig"]["jobSpecConfig"] == expected["run_k8s_config"]["job_spec_config"]
-    assert (
-        k8s["volumes"] == expected["volumes"] and k8s["volumeMounts"] == expected["volume_mounts"]
-    )
+    # The warehouse is a DuckLake (PostgreSQL catalog, S3 data): no volume shared by pods.
+    assert "volumes" not in k8s and "volumes" not in expected
+    assert "volumeMounts" not in k8s and "volume_mounts" not in expected
+    user = values["dagster-user-deployments"]["deployments"][0]
+    assert "volumes" not in user and "volumeMounts" not in user
     assert values["global"]["serviceAccountName"] == expected["service_account_name"]
     assert values["global"]["postgresqlSecretName"] == expected["postgres_password_secret"]
 
@@ -72,7 +74,8 @@ def test_daemon_queue_retries_and_limits(values: dict[str, Any]) -> None:
 
     concurrency = values["concurrency"]
     assert concurrency["enabled"] is True
-    assert concurrency["pools"] == {"defaultLimit": 1, "granularity": "op"}
+    pools = prod["concurrency"]["pools"]
+    assert concurrency["pools"] == {"defaultLimit": pools["default_limit"], "granularity": "op"}
     assert (
         concurrency["runs"]["maxConcurrentRuns"]
         == prod["concurrency"]["runs"]["max_concurrent_runs"]

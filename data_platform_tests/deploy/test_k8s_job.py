@@ -102,7 +102,9 @@ def test_run_job_carries_the_production_settings(launcher_and_instance) -> None:
         "dagster-postgresql-secret",
         "postgresql-password",
     )
-    assert env["DATA_PLATFORM_WAREHOUSE"].value == "/warehouse/warehouse.duckdb"
+    # The lake's settings arrive from the ConfigMap and Secret (env_from), none inline.
+    assert "DATA_PLATFORM_WAREHOUSE" not in env
+    assert env["DATA_PLATFORM_STATE_DIR"].value == "/tmp/data-platform"
     assert env["DAGSTER_HOME"].value == "/opt/dagster/dagster_home"
     assert env["DAGSTER_RUN_JOB_NAME"].value == "daily_ingestion_job"
     assert SECRET_VALUE not in json.dumps(job.to_dict(), default=str)
@@ -115,13 +117,12 @@ def test_run_job_carries_the_production_settings(launcher_and_instance) -> None:
         assert labels["dagster/run-id"] == run.run_id
         assert labels["dagster/job"] == "daily_ingestion_job"
 
-    # Resources and the warehouse volume (the instance itself travels in the command's args).
+    # Resources, and no shared volume: the warehouse is a DuckLake on PostgreSQL and S3 (the
+    # instance itself travels in the command's args).
     assert container.resources.requests == {"cpu": "500m", "memory": "1Gi"}
     assert container.resources.limits == {"memory": "4Gi"}
-    mounts = {m.mount_path: m.name for m in container.volume_mounts}
-    assert mounts["/warehouse"] == "warehouse"
-    volumes = {v.name: v for v in pod.volumes}
-    assert volumes["warehouse"].persistent_volume_claim.claim_name == "data-platform-warehouse"
+    assert not container.volume_mounts
+    assert not pod.volumes
 
     # Kubernetes never retries a run pod; Dagster's run retries do (a new run, new pod).
     assert job.spec.backoff_limit == 0

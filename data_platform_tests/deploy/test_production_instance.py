@@ -51,7 +51,7 @@ def test_whole_production_instance_loads(
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
         assert instance.run_monitoring_enabled
         settings = instance.get_concurrency_config()
-        assert settings.pool_config.default_pool_limit == 1
+        assert settings.pool_config.default_pool_limit == 8  # the DuckLake: many writers
         assert settings.run_queue_config.max_concurrent_runs == 10
 
     with psycopg2.connect(dbname=pg_database, **PG) as conn, conn.cursor() as cur:

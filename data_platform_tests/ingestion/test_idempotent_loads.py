@@ -1,4 +1,4 @@
-"""Partition loads are idempotent and atomic against a real DuckDB file."""
+"""Partition loads are idempotent and atomic, on a real DuckDB file and on a real DuckLake."""
 
 import dagster as dg
 import pytest
@@ -7,6 +7,8 @@ from data_platform.faults import InjectedFault
 from data_platform.ingestion.assets import raw_orders, raw_users
 from data_platform_tests.conftest import query
 from data_platform_tests.ingestion.conftest import RAW_ASSETS, materialize_range
+
+pytestmark = pytest.mark.both_backends
 
 CONTENT_CHECKSUM = """
     SELECT COUNT(*), SUM(hash(order_id, customer_id, order_date, total_amount, currency, status,

@@ -85,6 +85,7 @@ def _metadata(outcome: MicroBatchOutcome) -> dict[str, Any]:
         ),
         "records_per_second": round(batch.read / outcome.seconds, 1) if outcome.seconds else 0.0,
         "seconds": round(outcome.seconds, 3),
+        "conflict_retries": outcome.conflict_retries,
         # Kafka timestamp to warehouse commit, over the batch's events: plotted per batch.
         **{
             f"latency_{name}": value

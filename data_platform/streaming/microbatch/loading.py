@@ -30,7 +30,7 @@ from data_platform.streaming.microbatch.order_batch import (
     dead_letter_span,
     split_messages,
 )
-from data_platform.warehouse import utcnow
+from data_platform.warehouse import ConflictRetries, retry_conflicts, utcnow
 
 LOG = logging.getLogger(__name__)
 EVENTS_PER_INSERT = 20_000
@@ -55,6 +55,7 @@ class MicroBatchOutcome:
     latency: stream_store.BatchLatency = field(
         default_factory=lambda: stream_store.BatchLatency(None, None, None)
     )
+    conflict_retries: int = 0
 
 
 def run_batch(
@@ -66,25 +67,33 @@ def run_batch(
     max_record_bytes: int,
 ) -> MicroBatchOutcome:
     """Load `ranges` of `topic`: the warehouse is held from the first insert to the DLQ
-    publish, then released before the consumer-group commit."""
+    publish, then released before the consumer-group commit. A lake commit conflict re-reads
+    the ranges and loads them again in a fresh transaction (bounded, counted)."""
     started = time.perf_counter()
     config = kafka.librdkafka_config()
     partitions = sorted(r.partition for r in ranges if r.size)
     kafka.ensure_topics()
-    reader = client.RangeReader(config, topic, ranges)
+    conflicts = ConflictRetries()
     with (
         client.GroupCommitter(config, kafka.consumer_group, topic, partitions) as group,
         client.Publisher(config, kafka.dlq_topic).start() as dead_letters,
     ):
         with warehouse.connect() as conn:
             stream_store.ensure_stream_schema(conn)
-            transaction = stream_store.BatchTransaction(conn, topic, ranges, run_id, utcnow())
-            try:
-                batch = _read_into(reader, transaction, topic, max_record_bytes)
-            except BaseException:
-                transaction.abort()
-                raise
-            counts = transaction.commit(batch.dead_table(), reader.read)
+
+            def load() -> tuple[client.RangeReader, SplitBatch, stream_store.LoadCounts]:
+                reader = client.RangeReader(config, topic, ranges)
+                transaction = stream_store.BatchTransaction(conn, topic, ranges, run_id, utcnow())
+                try:
+                    batch = _read_into(reader, transaction, topic, max_record_bytes)
+                except BaseException:
+                    transaction.abort()
+                    raise
+                return reader, batch, transaction.commit(batch.dead_table(), reader.read)
+
+            reader, batch, counts = retry_conflicts(
+                load, f"micro-batch {topic}", conflicts, log=LOG
+            )
             latency = stream_store.batch_latency(conn, run_id, utcnow())
             ledger = stream_store.ledger_rows(conn, topic)
             fault_point("microbatch.after_warehouse_commit")
@@ -106,6 +115,7 @@ def run_batch(
         committed,
         time.perf_counter() - started,
         latency,
+        conflicts.count,
     )
 
 

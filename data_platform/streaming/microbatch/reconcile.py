@@ -35,11 +35,13 @@ class LedgerRow(NamedTuple):
     run_id: str
 
 
-def recent_ledger_rows(path: Path, topic: str, limit: int = 200) -> list[LedgerRow]:
+def recent_ledger_rows(
+    path: warehouse.Warehouse | Path, topic: str, limit: int = 200
+) -> list[LedgerRow]:
     """The latest `limit` ledger rows of `topic` with their run ids, read without waiting: a
     missing ledger is empty, a warehouse locked by another process raises LedgerUnavailable
     (as `stream_store.read_ledger_nowait` does), so a sensor tick can skip and try again."""
-    if not path.exists():
+    if not warehouse.exists(path):
         return []
     try:
         with warehouse.connect(path, read_only=True, lock_timeout_seconds=0.5) as conn:
@@ -50,7 +52,7 @@ def recent_ledger_rows(path: Path, topic: str, limit: int = 200) -> list[LedgerR
             ).fetchall()
     except duckdb.CatalogException:  # no stream schema yet
         return []
-    except (warehouse.WarehouseLockTimeout, duckdb.IOException) as exc:
+    except (warehouse.WarehouseLockTimeout, warehouse.LakeUnavailable, duckdb.IOException) as exc:
         raise LedgerUnavailable(str(exc)) from exc
     return [LedgerRow(*row) for row in rows]
 

@@ -106,7 +106,7 @@ def plan_tick(
             f"queued or in progress (max {max_in_flight})"
         )
     try:
-        ledger_next = contiguous_ends(read_ledger_nowait(warehouse.resolved_path(), topic))
+        ledger_next = contiguous_ends(read_ledger_nowait(warehouse.target(), topic))
     except LedgerUnavailable:
         ledger_next = None
     if in_flight:  # later batches continue after what is already requested
@@ -135,7 +135,7 @@ def plan_tick(
         )
     ranges = plan_batch(starts, highwaters, max_records)
     if not ranges:
-        waiting = 0 if in_flight else unpublished_nowait(warehouse.resolved_path(), topic)
+        waiting = 0 if in_flight else unpublished_nowait(warehouse.target(), topic)
         if waiting:  # a batch died between its commit and its DLQ publish
             return _publish_request(topic, starts, waiting)
         return dg.SkipReason(f"{topic}: no new records (lag {_lag_text(lag(starts, highwaters))})")
@@ -198,7 +198,7 @@ def _with_dead_run_reports(
     """Add materializations for batches whose run committed and then died, so the UI's history
     matches the warehouse (reported once per run; a locked warehouse waits for the next tick)."""
     try:
-        ledger = recent_ledger_rows(warehouse.resolved_path(), kafka.orders_topic, limit=50)
+        ledger = recent_ledger_rows(warehouse.target(), kafka.orders_topic, limit=50)
     except LedgerUnavailable:
         return result
     events = dead_run_materializations(context.instance, kafka.orders_topic, ledger)

@@ -3,8 +3,9 @@
 A micro-batch lands in ONE transaction (events + DLQ rows + ledger ranges), so an offset is
 covered by the ledger exactly when its record is in `orders_events` or `orders_dlq`. Rows are
 keyed by Kafka coordinates through that ledger: offsets it already covers are skipped, so a
-range loaded twice changes nothing. (`orders_events` has no PRIMARY KEY index: DuckDB's index
-made loading 200k events ~0.4 s slower and must be held in memory as the table grows.)
+range loaded twice changes nothing. No table has a PRIMARY KEY: DuckLake has none, and on the
+file DuckDB's index made loading 200k events ~0.4 s slower and must be held in memory as the
+table grows; the ledger, read inside the batch's transaction, keeps every offset unique.
 Timestamps are TIMESTAMPTZ (UTC instants); `event_time` keeps the event's instant, not its zone.
 """
 
@@ -60,8 +61,7 @@ DDL = (
         ingested_at TIMESTAMPTZ NOT NULL,
         run_id VARCHAR NOT NULL,
         replayed_at TIMESTAMPTZ,
-        published_at TIMESTAMPTZ,
-        PRIMARY KEY (topic, "partition", "offset")
+        published_at TIMESTAMPTZ
     )""",
     f"""CREATE TABLE IF NOT EXISTS {LEDGER} (
         topic VARCHAR NOT NULL,
@@ -69,8 +69,7 @@ DDL = (
         start_offset BIGINT NOT NULL,
         end_offset BIGINT NOT NULL,
         run_id VARCHAR NOT NULL,
-        committed_at TIMESTAMPTZ NOT NULL,
-        PRIMARY KEY (topic, "partition", start_offset, end_offset)
+        committed_at TIMESTAMPTZ NOT NULL
     )""",
 )
 
@@ -80,9 +79,16 @@ DLQ_COLUMNS = tuple(DLQ_SCHEMA.names)
 
 
 def ensure_stream_schema(conn: duckdb.DuckDBPyConnection) -> None:
-    for statement in DDL:
-        conn.execute(statement)
-    _add_publish_columns(conn)
+    """Create the stream schema and tables if missing (retried when another lake writer
+    created them at the same moment)."""
+
+    def create() -> None:
+        with warehouse.transaction(conn):
+            for statement in DDL:
+                conn.execute(statement)
+            _add_publish_columns(conn)
+
+    warehouse.retry_conflicts(create, "create the stream schema")
 
 
 def _add_publish_columns(conn: duckdb.DuckDBPyConnection) -> None:
@@ -157,21 +163,34 @@ class BatchTransaction:
             for r in self.ranges if read is None else [r for r in read if r.size]:
                 row = self.conn.execute(
                     f"""INSERT INTO {LEDGER} (topic, "partition", start_offset, end_offset,
-                        run_id, committed_at) VALUES (?, ?, ?, ?, ?, ?)
-                        ON CONFLICT DO NOTHING""",  # noqa: S608
-                    [self.topic, r.partition, r.start, r.end, self.run_id, self.now],
+                        run_id, committed_at)
+                        SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (
+                          SELECT 1 FROM {LEDGER} WHERE topic = ? AND "partition" = ?
+                          AND start_offset = ? AND end_offset = ?)""",  # noqa: S608
+                    [
+                        self.topic,
+                        r.partition,
+                        r.start,
+                        r.end,
+                        self.run_id,
+                        self.now,
+                        self.topic,
+                        r.partition,
+                        r.start,
+                        r.end,
+                    ],
                 ).fetchone()
                 ledgered += int(row[0]) if row else 0
             fault_point("microbatch.before_warehouse_commit")
             self.conn.commit()
         except BaseException:
-            self.conn.rollback()
+            warehouse.rollback_quietly(self.conn)
             raise
         return LoadCounts(self.events_inserted, dead_inserted, ledgered)
 
     def abort(self) -> None:
         self._wait_for_inserts()
-        self.conn.rollback()
+        warehouse.rollback_quietly(self.conn)
 
     def _insert_queued(self) -> None:
         while (rows := self._queue.get()) is not None:
@@ -279,12 +298,12 @@ class LedgerUnavailable(RuntimeError):
     """The warehouse is locked by another process (e.g. a running batch) right now."""
 
 
-def read_ledger_nowait(path: Path, topic: str) -> list[tuple[int, int, int]]:
+def read_ledger_nowait(path: warehouse.Warehouse | Path, topic: str) -> list[tuple[int, int, int]]:
     """The ledger without waiting for another process's lock (the sensor must not block).
 
     A missing warehouse or table is an empty ledger; a held lock raises LedgerUnavailable.
     """
-    if not path.exists():
+    if not warehouse.exists(path):
         return []
     try:
         with warehouse.connect(path, read_only=True, lock_timeout_seconds=0.5) as conn:
@@ -299,14 +318,14 @@ def read_ledger_nowait(path: Path, topic: str) -> list[tuple[int, int, int]]:
                     WHERE topic = ? ORDER BY 1, 2, 3""",  # noqa: S608
                 [topic],
             ).fetchall()
-    except (warehouse.WarehouseLockTimeout, duckdb.IOException) as exc:
+    except (warehouse.WarehouseLockTimeout, warehouse.LakeUnavailable, duckdb.IOException) as exc:
         raise LedgerUnavailable(str(exc)) from exc
 
 
-def unpublished_nowait(path: Path, topic: str) -> int:
+def unpublished_nowait(path: warehouse.Warehouse | Path, topic: str) -> int:
     """How many committed dead letters of `topic` wait for the DLQ topic (0 when the warehouse
     is locked or older than the column: the next batch publishes them anyway)."""
-    if not path.exists():
+    if not warehouse.exists(path):
         return 0
     try:
         with warehouse.connect(path, read_only=True, lock_timeout_seconds=0.5) as conn:
@@ -314,7 +333,7 @@ def unpublished_nowait(path: Path, topic: str) -> int:
                 f"""SELECT COUNT(*) FROM {DLQ} WHERE topic = ? AND published_at IS NULL""",  # noqa: S608
                 [topic],
             ).fetchone()
-    except (warehouse.WarehouseLockTimeout, duckdb.Error):
+    except (warehouse.WarehouseLockTimeout, warehouse.LakeUnavailable, duckdb.Error):
         return 0
     return int(row[0]) if row else 0
 
@@ -331,7 +350,7 @@ def forget_topic(conn: duckdb.DuckDBPyConnection, topic: str) -> dict[str, int]:
             deleted[table] = int(row[0]) if row else 0
         conn.commit()
     except BaseException:
-        conn.rollback()
+        warehouse.rollback_quietly(conn)
         raise
     return deleted
 
@@ -416,13 +435,17 @@ def _stamp(
         }
     )
     conn.register("stamped_keys", keys)
-    try:
+
+    def stamp() -> int:
         row = conn.execute(
             f"""UPDATE {DLQ} AS d SET {column} = ? FROM stamped_keys AS k
                 WHERE d.topic = k.topic AND d."partition" = k."partition"
                   AND d."offset" = k."offset" AND d.{column} IS NULL""",  # noqa: S608
             [now],
         ).fetchone()
+        return int(row[0]) if row else 0
+
+    try:
+        return warehouse.retry_conflicts(stamp, f"stamp {column}")
     finally:
         conn.unregister("stamped_keys")
-    return int(row[0]) if row else 0

@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from data_platform.faults import fault_point
-from data_platform.warehouse import one_row, utcnow
+from data_platform.warehouse import one_row, rollback_quietly, utcnow
 
 TABLE = "stream.order_window_aggregates"
 LEDGER = "stream.order_window_batches"
@@ -30,19 +30,17 @@ DDL = (
         customer_id VARCHAR NOT NULL,
         order_count BIGINT NOT NULL,
         total_amount DECIMAL(18, 2) NOT NULL,
-        updated_at TIMESTAMP NOT NULL,
-        PRIMARY KEY (window_start, customer_id)
+        updated_at TIMESTAMP NOT NULL
     )""",
     f"""CREATE TABLE IF NOT EXISTS {LEDGER} (
         query_id VARCHAR NOT NULL,
         batch_id BIGINT NOT NULL,
         windows_upserted BIGINT NOT NULL,
         events_aggregated BIGINT NOT NULL,
-        committed_at TIMESTAMP NOT NULL,
-        PRIMARY KEY (query_id, batch_id)
+        committed_at TIMESTAMP NOT NULL
     )""",
     f"""CREATE TABLE IF NOT EXISTS {SOURCES} (
-        checkpoint VARCHAR PRIMARY KEY,
+        checkpoint VARCHAR NOT NULL,
         topic VARCHAR NOT NULL,
         topic_id VARCHAR NOT NULL,
         recorded_at TIMESTAMP NOT NULL
@@ -54,16 +52,20 @@ _EVENTS_AGGREGATED = f"""
     FROM incoming_windows b
     LEFT JOIN {TABLE} t ON t.window_start = b.window_start AND t.customer_id = b.customer_id
 """  # noqa: S608 - constant identifiers
+# MERGE, not ON CONFLICT: DuckLake has no primary keys, and the batch's windows are unique.
 _UPSERT = f"""
-    INSERT INTO {TABLE} (window_start, window_end, customer_id, order_count, total_amount,
-                         updated_at)
-    SELECT window_start, window_end, customer_id, order_count, total_amount, ?::TIMESTAMP
-    FROM incoming_windows
-    ON CONFLICT (window_start, customer_id) DO UPDATE SET
-        window_end = excluded.window_end,
-        order_count = excluded.order_count,
-        total_amount = excluded.total_amount,
-        updated_at = excluded.updated_at
+    MERGE INTO {TABLE} AS t
+    USING (SELECT *, ?::TIMESTAMP AS updated_at FROM incoming_windows) AS b
+    ON t.window_start = b.window_start AND t.customer_id = b.customer_id
+    WHEN MATCHED THEN UPDATE SET
+        window_end = b.window_end,
+        order_count = b.order_count,
+        total_amount = b.total_amount,
+        updated_at = b.updated_at
+    WHEN NOT MATCHED THEN INSERT (window_start, window_end, customer_id, order_count,
+                                  total_amount, updated_at)
+        VALUES (b.window_start, b.window_end, b.customer_id, b.order_count, b.total_amount,
+                b.updated_at)
 """  # noqa: S608 - constant identifiers
 
 
@@ -109,7 +111,7 @@ def apply_batch(
     try:
         previous = ledgered(conn, query_id, batch_id)
         if previous is not None:
-            conn.rollback()
+            rollback_quietly(conn)
             return previous
         conn.register("incoming_windows", windows[WINDOW_COLUMNS])
         events = int(one_row(conn.execute(_EVENTS_AGGREGATED))[0])
@@ -121,7 +123,7 @@ def apply_batch(
         fault_point("windows.before_commit")
         conn.commit()
     except BaseException:
-        conn.rollback()
+        rollback_quietly(conn)
         raise
     finally:
         conn.unregister("incoming_windows")
@@ -158,11 +160,12 @@ def record_topic(
         if reset:
             conn.execute(f"DELETE FROM {TABLE}")  # noqa: S608 - constant identifier
             conn.execute(f"DELETE FROM {LEDGER}")  # noqa: S608 - constant identifier
+        conn.execute(f"DELETE FROM {SOURCES} WHERE checkpoint = ?", [checkpoint])  # noqa: S608
         conn.execute(
-            f"INSERT OR REPLACE INTO {SOURCES} VALUES (?, ?, ?, ?)",  # noqa: S608 - constant
+            f"INSERT INTO {SOURCES} VALUES (?, ?, ?, ?)",  # noqa: S608 - constant
             [checkpoint, topic, topic_id, utcnow()],
         )
         conn.commit()
     except BaseException:
-        conn.rollback()
+        rollback_quietly(conn)
         raise

@@ -25,6 +25,7 @@ def _replay(capsys, *args: str) -> str:
     return capsys.readouterr().out
 
 
+@pytest.mark.both_backends
 def test_replay_is_idempotent(kafka, loaded, warehouse, capsys) -> None:
     before = client.probe_end_offsets(kafka.librdkafka_config(), kafka.orders_topic, None, 5)
     assert "would replay 4 dead letter(s)" in _replay(capsys, "--reason", "not_json", "--dry-run")

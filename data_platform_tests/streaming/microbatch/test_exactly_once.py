@@ -30,6 +30,7 @@ def ranges_of(request: dg.RunRequest) -> dict[int, tuple[int, int]]:
     return {r["partition"]: (r["start"], r["end"]) for r in ranges}
 
 
+@pytest.mark.both_backends
 def test_same_range_twice_adds_nothing(kafka, harness_factory, warehouse) -> None:
     produce(kafka, 500, invalid_rate=0.05)
     harness = harness_factory()
@@ -45,6 +46,7 @@ def test_same_range_twice_adds_nothing(kafka, harness_factory, warehouse) -> Non
     assert isinstance(harness.tick(), dg.SkipReason)
 
 
+@pytest.mark.both_backends
 def test_fault_after_warehouse_commit_rerun_adds_nothing_and_commits(
     kafka, harness_factory, warehouse, monkeypatch
 ) -> None:
@@ -67,6 +69,7 @@ def test_fault_after_warehouse_commit_rerun_adds_nothing_and_commits(
     assert sum(ends.values()) == len(sent)
 
 
+@pytest.mark.both_backends
 def test_fault_before_warehouse_commit_writes_nothing_and_replans(
     kafka, harness_factory, warehouse, monkeypatch
 ) -> None:
@@ -107,6 +110,7 @@ def test_broker_down_gives_skip_reason_fast(warehouse, instance) -> None:
     )
 
 
+@pytest.mark.both_backends
 def test_backpressure_while_a_run_is_in_flight(kafka, harness_factory, instance) -> None:
     produce(kafka, 100)
     harness = harness_factory()
@@ -120,6 +124,7 @@ def test_backpressure_while_a_run_is_in_flight(kafka, harness_factory, instance)
     assert isinstance(harness.tick(), dg.SensorResult)
 
 
+@pytest.mark.both_backends
 def test_partition_order_over_many_batches(kafka, harness_factory, warehouse) -> None:
     sent = produce(kafka, 3_000, seed=5)
     runs = harness_factory(max_records_per_batch=400).drain()
@@ -172,6 +177,7 @@ def test_locked_warehouse_does_not_break_a_tick(kafka, harness_factory, warehous
         holder.wait()
 
 
+@pytest.mark.both_backends
 def test_ledger_ahead_of_broker_plans_nothing(kafka, harness_factory, warehouse) -> None:
     """A recreated topic restarts at offset 0: the sensor must not skip its records silently."""
     produce(kafka, 30)
@@ -188,6 +194,7 @@ def test_ledger_ahead_of_broker_plans_nothing(kafka, harness_factory, warehouse)
     assert "ahead of the broker" in result.skip_message and "forget-topic" in result.skip_message
 
 
+@pytest.mark.both_backends
 def test_overlapping_ranges_load_each_offset_once(kafka, harness_factory, warehouse) -> None:
     """Rows are keyed by Kafka coordinates through the ledger: a hand-written run over a range
     that overlaps loaded ones inserts only the offsets no batch has loaded yet."""
@@ -212,6 +219,7 @@ def test_overlapping_ranges_load_each_offset_once(kafka, harness_factory, wareho
     assert rows[0] == rows[1] == 570 and dead == 30
 
 
+@pytest.mark.both_backends
 def test_a_failed_insert_rolls_the_whole_batch_back(
     kafka, harness_factory, warehouse, monkeypatch
 ) -> None:

@@ -9,6 +9,8 @@ from data_platform import warehouse
 from data_platform.faults import InjectedFault
 from data_platform.streaming.windows import store as window_store
 
+pytestmark = pytest.mark.both_backends
+
 
 def windows(*rows: tuple[str, str, int, str]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["start", "customer_id", "order_count", "total_amount"])
