@@ -63,10 +63,14 @@ def measure() -> dict[str, object]:
             producer = PacedProducer(kafka, RATE, SECONDS)
             producer.start()
             producer.join()
+            acked = producer.acked
+            producer.producer = (
+                None  # librdkafka's client ends now, not retrying the stopped broker
+            )
             deadline = time.monotonic() + DRAIN_TIMEOUT_S
             while time.monotonic() < deadline:
                 rows = _loaded(warehouse)
-                if rows is not None and len(rows) >= len(producer.acked):
+                if rows is not None and len(rows) >= len(acked):
                     break
                 time.sleep(2)
             runs = Counter(
@@ -82,9 +86,9 @@ def measure() -> dict[str, object]:
             median, p95, worst = conn.execute(LATENCY).fetchone()
     copies = Counter(rows)
     return {
-        "acked": len(producer.acked),
+        "acked": len(acked),
         "loaded": len(copies),
-        "lost": len(set(producer.acked) - copies.keys()),
+        "lost": len(set(acked) - copies.keys()),
         "doubled": sum(1 for n in copies.values() if n > 1),
         "latency_median_s": round(median, 1),
         "latency_p95_s": round(p95, 1),
