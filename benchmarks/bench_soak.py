@@ -56,11 +56,12 @@ IN_PROGRESS = [
 
 
 class PacedProducer(threading.Thread):
-    """librdkafka producer sending `RATE` records a second, due records every 10 ms; keeps each
-    acknowledged (partition, offset) and any delivery error."""
+    """librdkafka producer sending `rate` records a second for `seconds`, due records every
+    10 ms; keeps each acknowledged (partition, offset) and any delivery error."""
 
-    def __init__(self, kafka: KafkaResource) -> None:
+    def __init__(self, kafka: KafkaResource, rate: int = RATE, seconds: int = SECONDS) -> None:
         super().__init__(daemon=True)
+        self.rate, self.seconds = rate, seconds
         self.topic = kafka.orders_topic
         connection = kafka.librdkafka_config()
         connection.pop("isolation.level", None)  # a consumer setting
@@ -76,10 +77,10 @@ class PacedProducer(threading.Thread):
             self.acked.append((message.partition(), message.offset()))
 
     def run(self) -> None:
-        records = event_producer.generate(RATE * SECONDS, invalid_rate=0.01, seed=2026)
+        records = event_producer.generate(self.rate * self.seconds, invalid_rate=0.01, seed=2026)
         started = time.monotonic()
         for record in records:
-            while self.produced >= (time.monotonic() - started) * RATE:
+            while self.produced >= (time.monotonic() - started) * self.rate:
                 self.producer.poll(0.01)
             self.producer.produce(
                 self.topic, key=record.key, value=record.value, on_delivery=self._delivered

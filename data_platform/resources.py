@@ -6,16 +6,9 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import duckdb
-
-# dagster-duckdb exports neither the generic DB I/O manager nor its client; subclassing them is
-# the only way to give its pandas I/O manager the warehouse's own path and lock handling.
-from dagster._core.storage.db_io_manager import DbIOManager
-from dagster_duckdb.io_manager import DuckDbClient
-from dagster_duckdb_pandas import DuckDBPandasIOManager
 from pydantic import Field
 
 from data_platform import warehouse
@@ -27,7 +20,11 @@ from data_platform.ingestion.orders_api import (
     Transport,
 )
 from data_platform.paths import WAREHOUSE_ENV
+from data_platform.run_launcher import LocalRunLauncher
 from data_platform.warehouse import target
+
+if TYPE_CHECKING:
+    import duckdb
 
 # Dagster pool of every asset that writes the warehouse: DuckDB admits one writing process, and
 # dagster.yaml gives this pool a single slot.
@@ -80,6 +77,17 @@ class WarehouseResource(dg.ConfigurableResource):
     @property
     def is_lake(self) -> bool:
         return self.target().is_lake
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Before this run's steps claim the `warehouse` slot: free it from runs that died
+        holding it (steps run in process, so a crash takes the run and its slot), which only a
+        daemon's run monitoring would do otherwise; a CLI run on a daemon-less instance waits
+        for it forever."""
+        launcher = context.instance.run_launcher if context.instance is not None else None
+        if isinstance(launcher, LocalRunLauncher):
+            freed = launcher.free_dead_holders(WAREHOUSE_POOL)
+            if freed and context.log is not None:
+                context.log.warning(f"freed pool {WAREHOUSE_POOL!r} slots of dead runs {freed}")
 
     def resolved_path(self) -> Path:
         """The DuckDB file (a file warehouse only)."""
@@ -137,23 +145,10 @@ class OrdersApiResource(dg.ConfigurableResource):
         return OrdersApiClient(transport, page_size=self.page_size, max_pages=self.max_pages)
 
 
-class _WarehouseDuckDbClient(DuckDbClient):
-    """Dagster's DuckDB client, connecting as every other warehouse writer does: the configured
-    file or lake, waiting out another process's file lock instead of failing."""
-
-    @staticmethod
-    @contextmanager
-    def connect(context: Any, _: Any) -> Iterator[duckdb.DuckDBPyConnection]:
-        config = context.resource_config
-        with warehouse.connect(
-            config["database"] or None, lock_timeout_seconds=config["lock_timeout_seconds"]
-        ) as conn:
-            yield conn
-
-
-class WarehousePandasIOManager(DuckDBPandasIOManager):
+class WarehousePandasIOManager(dg.ConfigurableIOManagerFactory):
     """dagster-duckdb-pandas' I/O manager on the warehouse: DataFrame outputs become tables of
-    schema `analysis` (a partitioned asset's day replaced by its partition_expr column)."""
+    schema `analysis` (a partitioned asset's day replaced by its partition_expr column). Built
+    in `data_platform.pandas_io` when a step needs it, so loading the definitions skips pandas."""
 
     database: str = Field(
         default="", description="DuckDB file or DuckLake URI; default as WarehouseResource."
@@ -161,12 +156,7 @@ class WarehousePandasIOManager(DuckDBPandasIOManager):
     schema_: str | None = Field(default="analysis", alias="schema")
     lock_timeout_seconds: float = Field(default=600.0, ge=0, le=86_400)
 
-    def create_io_manager(self, context: Any) -> DbIOManager:
-        return DbIOManager(
-            db_client=_WarehouseDuckDbClient(),
-            database=self.database or warehouse.warehouse_from_env().describe(),
-            schema=self.schema_,
-            type_handlers=self.type_handlers(),
-            default_load_type=self.default_load_type(),
-            io_manager_name="WarehousePandasIOManager",
-        )
+    def create_io_manager(self, context: dg.InitResourceContext) -> dg.IOManager:
+        from data_platform.pandas_io import pandas_io_manager
+
+        return pandas_io_manager(self.database, self.schema_)

@@ -15,6 +15,11 @@ Run monitoring judges a STARTING run only by `start_timeout_seconds`, so a run k
 being launched would hold its place (and a sensor's backpressure) for minutes. `fail_dead_launches`
 lets a caller that waits on such runs (the Kafka sensor) fail them at once when their worker is
 gone, or after `LAUNCH_GRACE_SECONDS` when no worker was ever started.
+
+`free_dead_holders` does the same for a pool's slots without a daemon: the code location runs its
+steps in process, so a hard crash (kill -9, `os._exit`) takes the whole run with its claimed slot,
+and a CLI run (`dagster job execute`, `dagster asset materialize`) on an instance with no daemon
+would wait for that slot forever. Warehouse writers call it before they claim the slot.
 """
 
 from __future__ import annotations
@@ -145,3 +150,24 @@ class LocalRunLauncher(dg.DefaultRunLauncher):
             self._instance.report_run_failed(run, f"Run lost while starting: {reason}")
             failed.append(run.run_id)
         return failed
+
+    def free_dead_holders(self, pool: str) -> list[str]:
+        """Free the slots of `pool` held by runs that ended, or whose worker is gone (those are
+        marked failed first, as run monitoring would); the ids of the runs freed."""
+        holders = {
+            s.run_id
+            for s in self._instance.event_log_storage.get_concurrency_info(pool).claimed_slots
+        }
+        freed = []
+        for run_id in sorted(holders):
+            run = self._instance.get_run_by_id(run_id)
+            if run is not None and not run.is_finished:
+                if run.status not in (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING):
+                    continue
+                health = _worker_health(run_worker_pid(self._instance, run_id))
+                if health.status != WorkerStatus.FAILED:
+                    continue
+                self._instance.report_run_failed(run, f"Run worker lost: {health.msg}")
+            self._instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+            freed.append(run_id)
+        return freed

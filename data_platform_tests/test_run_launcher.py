@@ -135,3 +135,26 @@ def test_a_launch_lost_with_its_daemon_is_failed_and_a_live_one_is_left(home: Pa
             never_started.run_id, of_type=dg.DagsterEventType.RUN_FAILURE
         ).records[0]
         assert "no run worker started within 0s" in failure.event_log_entry.message
+
+
+def test_slots_of_dead_or_ended_runs_are_freed_and_a_live_holder_keeps_its_own(
+    home: Path,
+) -> None:
+    """What a CLI run does before it claims the warehouse slot on a daemon-less instance."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("warehouse", 3)
+        dead = _starting_run(instance, gone.pid)
+        ended = _starting_run(instance, os.getpid())
+        instance.report_run_failed(ended, "ended; its slot was never given back")
+        alive = _starting_run(instance, os.getpid())
+        for run in (dead, ended, alive):
+            assert storage.claim_concurrency_slot("warehouse", run.run_id, "step").is_claimed
+        freed = instance.run_launcher.free_dead_holders("warehouse")
+        assert sorted(freed) == sorted([dead.run_id, ended.run_id])
+        holders = {s.run_id for s in storage.get_concurrency_info("warehouse").claimed_slots}
+        assert holders == {alive.run_id}
+        assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(alive.run_id).status == dg.DagsterRunStatus.STARTING

@@ -1,10 +1,10 @@
 """`daily_order_summary`: a pandas asset over `fact_orders`, stored by the DuckDB pandas I/O
 manager one day at a time (the partition's rows are replaced, so re-running a day is safe)."""
 
-import dagster as dg
-import pandas as pd
+from typing import Any
 
-from data_platform.analysis.summary import day_of_fact_orders, summarize_day
+import dagster as dg
+
 from data_platform.partitions import daily_partitions
 from data_platform.resources import WAREHOUSE_POOL, WarehouseResource
 
@@ -23,9 +23,11 @@ IO_MANAGER_KEY = "warehouse_pandas"
 )
 def daily_order_summary(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
-) -> pd.DataFrame:
+) -> Any:  # a pandas DataFrame: the I/O manager picks its handler by the value's type
     """Per day, currency and status: orders, customers, items, total and average amount, and
     how many orders had no parseable amount."""
+    from data_platform.analysis.summary import day_of_fact_orders, summarize_day  # pandas
+
     day = context.partition_time_window.start.date()
     with warehouse.connect(read_only=True) as conn:
         orders = day_of_fact_orders(conn, day)

@@ -13,9 +13,10 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported by the step that generates data, not at definitions load
+    import numpy as np
 
 DEFAULT_ORDERS_PER_DAY = 2000
 DEFAULT_USER_COUNT = 300
@@ -111,9 +112,7 @@ def _customer_id(index: int) -> str:
 
 
 _CANONICAL = [s for s, _ in STATUS_WEIGHTS]
-_STATUS_P = np.array([w for _, w in STATUS_WEIGHTS], dtype=float) / sum(
-    w for _, w in STATUS_WEIGHTS
-)
+_STATUS_P = [w / sum(w for _, w in STATUS_WEIGHTS) for _, w in STATUS_WEIGHTS]
 
 
 def _statuses(rng: np.random.Generator, n: int) -> list[str]:
@@ -147,6 +146,8 @@ def generate_day(day: date, orders_per_day: int = DEFAULT_ORDERS_PER_DAY) -> Dem
     n = orders_per_day
     if n <= 0:
         return DemoDay(orders=[], order_items=[], customer_indexes=())
+    import numpy as np
+
     rng = np.random.default_rng(_seed("orders", day.isoformat(), n))
     day_str = day.isoformat()
     day_start = datetime.combine(day, time())

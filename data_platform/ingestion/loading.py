@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
+
+if TYPE_CHECKING:  # frames come from `frames`, which imports pandas when a step needs it
+    import pandas as pd
 
 from data_platform import warehouse
 from data_platform.ingestion.dates import days_between, parse_day

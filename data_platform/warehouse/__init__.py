@@ -18,10 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
+
+if TYPE_CHECKING:  # frames arrive from the caller: pandas is not imported at definitions load
+    import pandas as pd
 
 from data_platform.faults import fault_point
 from data_platform.paths import WAREHOUSE_ENV

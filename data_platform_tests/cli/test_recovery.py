@@ -21,6 +21,7 @@ from data_platform.ingestion import demo_source
 from data_platform.kafka import producer
 from data_platform.kafka.local_broker import LocalBroker
 from data_platform.orders import event_producer
+from data_platform.run_launcher import run_worker_pid
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform_tests.cli.dagster_dev import DagsterDev, RestartableDagsterDev
 from data_platform_tests.cli.test_ui_graphql import BACKFILL, LAUNCH, TERMINAL
@@ -206,23 +207,19 @@ def test_kill_9_of_a_range_backfill_mid_step(dev_factory) -> None:
     print(f"backfill recovery: {timings}, backfill {backfill['status']}")
 
 
-def step_pid(instance: dg.DagsterInstance, run_id: str, step_key: str) -> int:
-    """The pid of the subprocess the multiprocess executor runs `step_key` in."""
-    for record in instance.get_records_for_run(run_id).records:
-        entry = record.event_log_entry
-        event = entry.dagster_event
-        if event is None or entry.step_key != step_key:
-            continue
-        metadata = getattr(event.event_specific_data, "metadata", None) or {}
-        if "pid" in metadata:  # STEP_WORKER_STARTED: 'Executing step ... in subprocess.'
-            return int(str(metadata["pid"].value))
-    raise AssertionError(f"no pid reported for step {step_key} of run {run_id}")
+def step_pid(instance: dg.DagsterInstance, run_id: str) -> int:
+    """The pid of the process running the run's steps: the run worker itself, since the code
+    location's executor is in-process."""
+    found = run_worker_pid(instance, run_id)
+    assert found is not None, f"no run worker pid reported for run {run_id}"
+    return found[0]
 
 
 @pytest.mark.kafka
 def test_kill_9_of_the_step_process_mid_micro_batch(dev_factory, tmp_path) -> None:
-    """An OOM kill hits the process doing the work: the daemon stays up, the run fails, its slot
-    is freed, and the sensor plans the range again with nothing else done."""
+    """An OOM kill hits the process doing the work (the run worker: steps run in process): the
+    daemon stays up, run monitoring fails the run, its slot is freed, and the sensor plans the
+    range again with nothing else done."""
     with LocalBroker(log_path=tmp_path / "tansu.log") as broker:
         kafka = KafkaResource(bootstrap_servers=broker.bootstrap_servers)
         kafka.ensure_topics()
@@ -245,7 +242,7 @@ def test_kill_9_of_the_step_process_mid_micro_batch(dev_factory, tmp_path) -> No
             server,
         )
         started = time.monotonic()
-        os.kill(step_pid(instance, dead.run_id, "orders_microbatch"), signal.SIGKILL)
+        os.kill(step_pid(instance, dead.run_id), signal.SIGKILL)
         wait_for(
             "the run failed",
             lambda: instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE,

@@ -3,7 +3,7 @@ into `orders_events` (valid records) and `orders_dlq` (poison records, with the 
 
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import Field, model_validator
@@ -13,10 +13,10 @@ from data_platform.orders.events import DEFAULT_MAX_RECORD_BYTES
 from data_platform.resources import WAREHOUSE_POOL, WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
 from data_platform.streaming.microbatch import checks
-from data_platform.streaming.microbatch.dlq_metadata import dlq_metadata
-from data_platform.streaming.microbatch.loading import MicroBatchOutcome, run_batch
 from data_platform.streaming.microbatch.offsets import lag
-from data_platform.streaming.microbatch.order_batch import UNDECODABLE_BATCH
+
+if TYPE_CHECKING:  # the batch path (pyarrow, the Kafka client) is imported by the step itself
+    from data_platform.streaming.microbatch.loading import MicroBatchOutcome
 
 GROUP = "streaming"
 OWNERS = ["team:streaming"]
@@ -64,7 +64,9 @@ class MicroBatchConfig(dg.Config):
     )
 
 
-def _metadata(outcome: MicroBatchOutcome) -> dict[str, Any]:
+def _metadata(outcome: "MicroBatchOutcome") -> dict[str, Any]:
+    from data_platform.streaming.microbatch.order_batch import UNDECODABLE_BATCH
+
     batch = outcome.batch
     ends = {r.partition: r.end for r in outcome.read_ranges}
     return {
@@ -124,6 +126,9 @@ def orders_microbatch(
     warehouse: WarehouseResource,
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
     """Load the run's planned ranges; the sensor `orders_kafka_sensor` plans them."""
+    from data_platform.streaming.microbatch.dlq_metadata import dlq_metadata
+    from data_platform.streaming.microbatch.loading import run_batch
+
     topic = config.topic or kafka.orders_topic
     ranges = [PartitionRange(r.partition, r.start, r.end) for r in config.ranges]
     outcome = run_batch(kafka, warehouse, topic, ranges, context.run_id, config.max_record_bytes)

@@ -5,11 +5,15 @@ is already committed when they are evaluated, so failing the step would stop no 
 it would only mark a loaded batch's run failed. The ERROR checks fail `data-platform checks`.
 """
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 
 from data_platform.check_specs import ERROR, WARN, check_result, check_spec
 from data_platform.streaming.microbatch.offsets import ledger_problems
-from data_platform.streaming.microbatch.order_batch import SplitBatch
+
+if TYPE_CHECKING:  # pyarrow: imported by the step, not at definitions load
+    from data_platform.streaming.microbatch.order_batch import SplitBatch
 
 DEFAULT_DLQ_RATE_THRESHOLD = 0.05
 
@@ -36,7 +40,7 @@ DLQ_RATE = check_spec(
 MICROBATCH_CHECKS = [REQUIRED_FIELDS, OFFSETS_CONTIGUOUS, DLQ_RATE]
 
 
-def required_fields_result(batch: SplitBatch) -> dg.AssetCheckResult:
+def required_fields_result(batch: "SplitBatch") -> dg.AssetCheckResult:
     return check_result(
         REQUIRED_FIELDS,
         batch.dead_lettered == 0,
@@ -48,7 +52,7 @@ def required_fields_result(batch: SplitBatch) -> dg.AssetCheckResult:
     )
 
 
-def dlq_rate_result(batch: SplitBatch, threshold: float) -> dg.AssetCheckResult:
+def dlq_rate_result(batch: "SplitBatch", threshold: float) -> dg.AssetCheckResult:
     rate = batch.dead_lettered / batch.read if batch.read else 0.0
     return check_result(
         DLQ_RATE,

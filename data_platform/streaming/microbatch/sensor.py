@@ -27,15 +27,6 @@ from data_platform.streaming.microbatch.offsets import (
     plan_batch,
     run_key,
 )
-from data_platform.streaming.microbatch.reconcile import (
-    dead_run_materializations,
-    recent_ledger_rows,
-)
-from data_platform.streaming.microbatch.stream_store import (
-    LedgerUnavailable,
-    read_ledger_nowait,
-    unpublished_nowait,
-)
 
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
@@ -90,6 +81,13 @@ def plan_tick(
     max_records: int,
     max_in_flight: int,
 ) -> dg.SensorResult | dg.SkipReason:
+    # The ledger store (pyarrow) is imported at the first tick, not when the definitions load.
+    from data_platform.streaming.microbatch.stream_store import (
+        LedgerUnavailable,
+        read_ledger_nowait,
+        unpublished_nowait,
+    )
+
     topic = kafka.orders_topic
     cursor = SensorCursor.from_json(context.cursor, topic)
     in_flight = context.instance.get_runs(
@@ -197,6 +195,12 @@ def _with_dead_run_reports(
 ) -> dg.SensorResult | dg.SkipReason:
     """Add materializations for batches whose run committed and then died, so the UI's history
     matches the warehouse (reported once per run; a locked warehouse waits for the next tick)."""
+    from data_platform.streaming.microbatch.reconcile import (
+        dead_run_materializations,
+        recent_ledger_rows,
+    )
+    from data_platform.streaming.microbatch.stream_store import LedgerUnavailable
+
     try:
         ledger = recent_ledger_rows(warehouse.target(), kafka.orders_topic, limit=50)
     except LedgerUnavailable:
@@ -214,10 +218,14 @@ def _with_dead_run_reports(
 def build_orders_kafka_sensor(
     name: str = "orders_kafka_sensor",
     max_records_per_batch: int = DEFAULT_MAX_RECORDS,
-    max_in_flight: int = 1,
-    minimum_interval_seconds: int = 10,
+    max_in_flight: int = 2,
+    minimum_interval_seconds: int = 5,
 ) -> dg.SensorDefinition:
-    """The sensor with its batch cap and backpressure limit (tests build smaller ones)."""
+    """The sensor with its batch cap and backpressure limit (tests build smaller ones).
+
+    Two batches in flight: the next range is planned and queued while one loads (the topic tag
+    still runs them one at a time), so it starts the moment the slot is free. Every 5 s: the
+    sensor daemon evaluates no sensor more often than that, whatever the interval says."""
 
     @dg.sensor(
         name=name,

@@ -11,9 +11,6 @@ from pydantic import Field
 
 from data_platform.resources import WAREHOUSE_POOL, WarehouseResource
 from data_platform.streaming.kafka_resource import KafkaResource
-from data_platform.streaming.windows import query as window_query
-from data_platform.streaming.windows import runner, topic_guard
-from data_platform.streaming.windows import store as window_store
 from data_platform.streaming.windows.checks import LATE_SHARE_CHECK_SPEC, late_share_result
 from data_platform.streaming.windows.spark_resource import SparkResource
 
@@ -58,6 +55,11 @@ def order_window_aggregates(
     kafka: KafkaResource,
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
+    # pyspark, pandas and the Kafka admin client load here, in the step, not with the definitions.
+    from data_platform.streaming.windows import query as window_query
+    from data_platform.streaming.windows import runner, topic_guard
+    from data_platform.streaming.windows import store as window_store
+
     checkpoint = spark.checkpoint_location(config.checkpoint_name)
     if topic_guard.guard(kafka, warehouse, checkpoint, config.on_topic_recreated):
         context.log.warning(f"topic {kafka.orders_topic!r} was re-created: windows start over")

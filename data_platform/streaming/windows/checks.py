@@ -1,9 +1,13 @@
 """The late-record check, evaluated from the run's own measurement (see `runner.RunSummary`)."""
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 
 from data_platform.check_specs import WARN, check_result, check_spec
-from data_platform.streaming.windows.runner import RunSummary
+
+if TYPE_CHECKING:  # the runner imports pyspark: only the step needs it
+    from data_platform.streaming.windows.runner import RunSummary
 
 LATE_SHARE_CHECK = "late_record_share"
 LATE_SHARE_CHECK_SPEC = check_spec(
@@ -14,7 +18,7 @@ LATE_SHARE_CHECK_SPEC = check_spec(
 )
 
 
-def late_share_result(summary: RunSummary, threshold: float) -> dg.AssetCheckResult:
+def late_share_result(summary: "RunSummary", threshold: float) -> dg.AssetCheckResult:
     """WARN (not error): late events are expected now and then; a high share means producers
     lag or the watermark delay is too tight for this topic."""
     return check_result(

@@ -9,14 +9,15 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import dagster as dg
 from pydantic import Field
-from pyspark.sql import SparkSession
 
 from data_platform.paths import state_dir
-from data_platform.streaming.windows.kafka_source import SOURCE_NAME, KafkaPyDataSource
+
+if TYPE_CHECKING:  # pyspark (and its JVM gateway) is imported by the step that starts a session
+    from pyspark.sql import SparkSession
 
 LOCAL_DEFAULT_CONF = {
     # 200 shuffle partitions turn a 10-row local aggregation into ~18 s; state stores follow them.
@@ -75,7 +76,9 @@ class SparkResource(dg.ConfigurableResource):
             **self.conf,
         }
 
-    def builder(self) -> SparkSession.Builder:
+    def builder(self) -> "SparkSession.Builder":
+        from pyspark.sql import SparkSession
+
         os.environ.setdefault("PYSPARK_PYTHON", self.python_executable or sys.executable)
         builder = SparkSession.builder.master(self.master).appName(self.app_name)
         for key, value in self.spark_conf().items():
@@ -83,8 +86,12 @@ class SparkResource(dg.ConfigurableResource):
         return builder
 
     @contextmanager
-    def session(self) -> Iterator[SparkSession]:
+    def session(self) -> Iterator["SparkSession"]:
         """A session with the `kafka_py` source registered, stopped on exit if created here."""
+        from pyspark.sql import SparkSession
+
+        from data_platform.streaming.windows.kafka_source import SOURCE_NAME, KafkaPyDataSource
+
         active = SparkSession.getActiveSession() if self.reuse_active_session else None
         spark = active or self.builder().getOrCreate()
         try:

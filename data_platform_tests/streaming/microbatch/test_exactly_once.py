@@ -111,16 +111,20 @@ def test_broker_down_gives_skip_reason_fast(warehouse, instance) -> None:
 
 
 @pytest.mark.both_backends
-def test_backpressure_while_a_run_is_in_flight(kafka, harness_factory, instance) -> None:
+def test_backpressure_while_runs_are_in_flight(kafka, harness_factory, instance) -> None:
+    """The next batch is planned while one loads (two in flight by default), not a third."""
     produce(kafka, 100)
     harness = harness_factory()
     job = harness.defs.resolve_job_def(jobs.JOB_NAME)
-    in_flight = instance.create_run_for_job(
-        job, tags={jobs.TOPIC_TAG: kafka.orders_topic}, status=dg.DagsterRunStatus.STARTED
-    )
+    in_flight = [
+        instance.create_run_for_job(
+            job, tags={jobs.TOPIC_TAG: kafka.orders_topic}, status=dg.DagsterRunStatus.STARTED
+        )
+        for _ in range(2)
+    ]
     result = harness.tick()
     assert isinstance(result, dg.SkipReason) and "backpressure" in result.skip_message
-    instance.report_run_failed(in_flight)
+    instance.report_run_failed(in_flight[0])
     assert isinstance(harness.tick(), dg.SensorResult)
 
 
