@@ -9,7 +9,6 @@ the runs it took. Goal: median <= 10 s, p95 <= 20 s. BENCH_FRESHNESS_RATE / _SEC
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -17,10 +16,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from benchmarks.bench_soak import WINDOWS_SENSOR, PacedProducer, stop_sensor
-from data_platform.kafka.local_broker import LocalBroker
-from data_platform.streaming.kafka_resource import KafkaResource
-from data_platform_tests.cli.dagster_dev import RestartableDagsterDev
+from benchmarks.bench_soak import PacedProducer, streaming_stack
 
 RATE = int(os.environ.get("BENCH_FRESHNESS_RATE", "200"))
 SECONDS = int(os.environ.get("BENCH_FRESHNESS_SECONDS", "120"))
@@ -47,19 +43,8 @@ def _loaded(warehouse: Path) -> list[tuple[int, int]] | None:
 
 def measure() -> dict[str, object]:
     """One run of the scenario on a fresh broker, instance and warehouse."""
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-freshness-") as tmp,
-        LocalBroker(log_path=Path(tmp) / "tansu.log") as broker,
-    ):
-        kafka = KafkaResource(bootstrap_servers=broker.bootstrap_servers)
-        kafka.ensure_topics()
-        server = RestartableDagsterDev(
-            Path(tmp), {"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers}
-        )
-        warehouse = Path(server.env()["DATA_PLATFORM_WAREHOUSE"])
-        server.start()
+    with streaming_stack("bench-freshness-") as (kafka, server, warehouse):
         try:
-            stop_sensor(server, WINDOWS_SENSOR)
             producer = PacedProducer(kafka, RATE, SECONDS)
             producer.start()
             producer.join()

@@ -24,6 +24,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -160,9 +162,15 @@ def stop_sensor(server: RestartableDagsterDev, name: str) -> None:
         raise RuntimeError(f"could not stop {name}: {result}")
 
 
-def run() -> None:
+@contextmanager
+def streaming_stack(
+    prefix: str, keep_windows: bool = False
+) -> Iterator[tuple[KafkaResource, RestartableDagsterDev, Path]]:
+    """A fresh broker (topics created) and a started `dagster dev` on its own instance and
+    warehouse, the Spark windows sensor stopped unless kept; yields the Kafka resource, the
+    server and the warehouse file."""
     with (
-        tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp,
+        tempfile.TemporaryDirectory(prefix=prefix) as tmp,
         LocalBroker(log_path=Path(tmp) / "tansu.log") as broker,
     ):
         kafka = KafkaResource(bootstrap_servers=broker.bootstrap_servers)
@@ -170,10 +178,17 @@ def run() -> None:
         server = RestartableDagsterDev(
             Path(tmp), {"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers}
         )
-        warehouse = Path(server.env()["DATA_PLATFORM_WAREHOUSE"])
         server.start()
-        if not KEEP_WINDOWS:
-            stop_sensor(server, WINDOWS_SENSOR)
+        try:
+            if not keep_windows:
+                stop_sensor(server, WINDOWS_SENSOR)
+            yield kafka, server, Path(server.env()["DATA_PLATFORM_WAREHOUSE"])
+        finally:
+            server.stop()
+
+
+def run() -> None:
+    with streaming_stack("bench-soak-", keep_windows=KEEP_WINDOWS) as (kafka, server, warehouse):
         print(f"soak: {RATE} records/s for {SECONDS}s, kill -9 of everything at "
               f"{', '.join(f'{t:.0f}s' for t in KILL_AT)}", flush=True)  # fmt: skip
         producer = PacedProducer(kafka)
