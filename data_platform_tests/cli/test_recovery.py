@@ -56,6 +56,14 @@ def wait_for(what: str, check: Callable[[], object], timeout: float, server: Dag
     raise TimeoutError(f"not reached within {timeout:.0f}s: {what}\n{server.log(12000)}")
 
 
+RETRY_CURSOR = f"EVENT_LOG_CONSUMER_CURSOR-{dg.DagsterEventType.RUN_FAILURE.value}"
+
+
+def retry_cursor(instance: dg.DagsterInstance) -> str | None:
+    """Where the run-retry daemon reads run failures from, once its first pass has saved it."""
+    return instance.daemon_cursor_storage.get_cursor_values({RETRY_CURSOR}).get(RETRY_CURSOR)
+
+
 def hanging_run(instance: dg.DagsterInstance, job_name: str, step_key: str) -> dg.DagsterRun | None:
     """A STARTED run of `job_name` whose step has started and has been held for 5 s."""
     started = dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.STARTED])
@@ -176,6 +184,10 @@ def test_kill_9_of_a_range_backfill_mid_step(dev_factory) -> None:
         300,
         server,
     )
+    # Dagster's run-retry daemon starts its cursor at the newest event on its first pass, so a
+    # run that fails before that pass on a brand-new instance is never retried; a deployed
+    # daemon made it long ago, and this test waits for it too before the kill.
+    wait_for("the run-retry daemon's first pass", lambda: retry_cursor(instance), 120, server)
     server.kill_everything()
     assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.STARTED
     timings = recover(server, dead)
