@@ -43,6 +43,8 @@ _RUN_WORKER_MESSAGES = (
 )
 # A process that started this long after its run worker's event cannot be that worker.
 _PID_REUSE_SLACK_SECONDS = 2.0
+# The tag Dagster puts on a failed run that its run retries will re-run (dagster/tags.py).
+WILL_RETRY_TAG = "dagster/will_retry"
 # The code server reports a launched worker's pid within a second; a STARTING run still without
 # one after this long lost its launch (killed with the daemon or the code server).
 LAUNCH_GRACE_SECONDS = 30.0
@@ -118,7 +120,27 @@ class LocalRunLauncher(dg.DefaultRunLauncher):
         return True
 
     def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
-        return _worker_health(run_worker_pid(self._instance, run.run_id))
+        health = _worker_health(run_worker_pid(self._instance, run.run_id))
+        if health.status == WorkerStatus.FAILED:
+            self._tag_retry_before_failure(run)
+        return health
+
+    def _tag_retry_before_failure(self, run: dg.DagsterRun) -> None:
+        """Tag a dead run `dagster/will_retry` before run monitoring marks it failed.
+
+        Dagster adds that tag only after the run's status is FAILURE. A backfill judged in that
+        gap sees a failed run with no retry coming and ends COMPLETED_FAILED, and the run retry
+        daemon then refuses to retry a run of a finished backfill. The decision is Dagster's own,
+        taken early, so the backfill waits for the retry.
+        """
+        if not self._instance.run_retries_enabled:
+            return
+        # Dagster's retry rule (max retries, attempts so far) lives in a private module.
+        from dagster._core.execution.retries import auto_reexecution_should_retry_run
+
+        failed = run.with_status(dg.DagsterRunStatus.FAILURE)
+        if auto_reexecution_should_retry_run(self._instance, failed, None):
+            self._instance.add_run_tags(run.run_id, {WILL_RETRY_TAG: "true"})
 
     def get_run_worker_debug_info(
         self, run: dg.DagsterRun, include_container_logs: bool | None = True
