@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
+import numpy as np
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
@@ -238,6 +239,32 @@ def _raise_for(error: KafkaError, topic: str) -> None:
     LOG.debug("transient consumer error on %s: %s", topic, error.str())
 
 
+def _all_inside(messages: list[Message], positions: dict[int, int], ends: dict[int, int]) -> bool:
+    """Whether a chunk is the common case, records only and each partition's offsets rising
+    from its position to before its end, so it is kept whole (advancing `positions`) without a
+    loop over the messages in Python. Every other chunk takes the message-by-message path."""
+    if any(map(Message.error, messages)):  # an event (end of partition, undecodable batch...)
+        return False
+    partitions = np.fromiter(map(Message.partition, messages), np.int64, len(messages))
+    offsets = np.fromiter(map(Message.offset, messages), np.int64, len(messages))
+    lasts = {}
+    for partition in np.unique(partitions).tolist():
+        mine = offsets[partitions == partition]
+        if (
+            partition not in positions
+            or mine[0] < positions[partition]
+            or mine[-1] >= ends[partition]
+            or (np.diff(mine) <= 0).any()
+        ):
+            return False
+        lasts[partition] = int(mine[-1])
+    for partition, last in lasts.items():
+        positions[partition] = last + 1
+        if last >= ends[partition] - 1:
+            del positions[partition]
+    return True
+
+
 class RangeReader:
     """The records of `ranges` of one topic, as lists of confluent-kafka messages (each within its
     range, offset order per partition). Afterwards `read` holds the ranges really covered (cut at
@@ -294,6 +321,8 @@ class RangeReader:
         ends: dict[int, int],
     ) -> list[Message]:
         """The messages inside their ranges; advances `positions`, drops finished partitions."""
+        if _all_inside(messages, positions, ends):
+            return messages
         kept = []
         for message in messages:
             partition = message.partition()

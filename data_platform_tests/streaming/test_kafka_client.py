@@ -7,7 +7,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from data_platform.kafka import client
 from data_platform.kafka.admin import ensure_topics
@@ -153,3 +155,47 @@ def test_wrong_credentials_are_refused(secured) -> None:
     with pytest.raises(client.BrokerUnavailable, match=r"(?i)auth"):
         list(client.RangeReader(config, "secured", [PartitionRange(0, 0, 1)], idle_timeout_s=3))
     assert proxy.rejected_logins > rejected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    chunks=st.lists(
+        st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3)), max_size=30), max_size=6
+    ),
+    starts=st.tuples(*[st.integers(0, 20)] * 3),
+    sizes=st.tuples(*[st.integers(0, 40)] * 3),
+)
+def test_a_whole_chunk_is_kept_exactly_as_message_by_message(chunks, starts, sizes) -> None:
+    """Consumed chunks (partitions interleaved, offsets rising per partition with gaps, some
+    before the range start or past its end) keep the same messages and leave the same
+    positions through the whole-chunk path as through the loop over every message."""
+    ranges = [PartitionRange(p, starts[p], starts[p] + sizes[p]) for p in range(3)]
+    next_offset = {p: max(0, starts[p] - 3) for p in range(3)}
+    consumed = []
+    for chunk in chunks:
+        messages = []
+        for partition, gap in chunk:
+            offset = next_offset[partition] = next_offset[partition] + gap + 1
+            messages.append(Message(topic="t", partition=partition, offset=offset, value=b"v"))
+        consumed.append(messages)
+
+    def read(whole_chunks: bool) -> tuple[list[list[tuple[int, int]]], dict[int, int]]:
+        reader = client.RangeReader({}, "t", ranges)
+        positions = {r.partition: r.start for r in ranges if r.size}
+        ends = {r.partition: r.end for r in ranges if r.size}
+        kept = []
+        for messages in consumed:
+            if not positions:
+                break
+            if not whole_chunks:  # an event in the chunk sends it down the message loop
+                messages = [*messages, Message(topic="t", error=KafkaError(KafkaError._NO_OFFSET))]
+            kept.append(
+                [
+                    (m.partition(), m.offset())
+                    for m in reader._take(None, messages, positions, ends)
+                    if m.error() is None
+                ]
+            )
+        return kept, positions
+
+    assert read(True) == read(False)

@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from data_platform.kafka.client import KafkaRecord, Message, UndecodableSpan, record_of
 from data_platform.orders import events as oe
@@ -69,6 +70,7 @@ _STRICT_TIME = (
 _PARSE_TIMES = f"""SELECT CASE WHEN regexp_full_match(t, '{_STRICT_TIME}')
     THEN try_cast(t AS TIMESTAMPTZ) END AS event_time FROM event_time_text"""  # noqa: S608
 _PARSER = threading.local()
+_MAX_KAFKA_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 
 def parse_event_times(texts: list[str]) -> pa.Array:
@@ -95,8 +97,11 @@ def headers_json(headers: Iterable[tuple[str, bytes | None]] | None) -> str:
 
 
 def kafka_times(ms: list[int]) -> pa.Array:
-    """Kafka timestamps (ms since epoch, -1 when absent) as a UTC timestamp column."""
-    return pa.array([t * 1000 if t >= 0 else None for t in ms], _TS)
+    """Kafka timestamps (ms since epoch, -1 when absent) as a UTC timestamp column, converted
+    at once; a time beyond year 9999 is absent too, not an overflow that fails the batch."""
+    stamps = pa.array(ms, pa.int64())
+    present = pc.and_(pc.greater_equal(stamps, 0), pc.less_equal(stamps, _MAX_KAFKA_MS))
+    return pc.if_else(present, pc.multiply(stamps, 1000), None).cast(_TS)
 
 
 def _columns(names: Iterable[str]) -> dict[str, list[Any]]:
