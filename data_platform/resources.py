@@ -15,7 +15,6 @@ from data_platform import warehouse
 from data_platform.ingestion.orders_api import (
     DEFAULT_MAX_PAGES,
     DemoTransport,
-    HttpTransport,
     OrdersApiClient,
     Transport,
 )
@@ -133,6 +132,8 @@ class OrdersApiResource(dg.ConfigurableResource):
         if base_url is None:
             transport = DemoTransport(self.demo_orders_per_day, self.demo_user_count)
         else:
+            from data_platform.ingestion.http_transport import HttpTransport  # imports requests
+
             transport = HttpTransport(
                 base_url,
                 connect_timeout=self.connect_timeout_seconds,

@@ -11,8 +11,8 @@ import pytest
 
 from data_platform.ingestion import demo_source
 from data_platform.ingestion.demo_api_server import start_demo_api
+from data_platform.ingestion.http_transport import HttpTransport
 from data_platform.ingestion.orders_api import (
-    HttpTransport,
     OrdersApiClient,
     OrdersApiError,
     PageContractError,

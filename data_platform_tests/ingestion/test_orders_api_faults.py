@@ -18,8 +18,8 @@ import pytest
 
 from data_platform.ingestion import demo_source
 from data_platform.ingestion.assets import raw_orders
+from data_platform.ingestion.http_transport import HttpTransport
 from data_platform.ingestion.orders_api import (
-    HttpTransport,
     OrdersApiClient,
     OrdersApiError,
     PageLimitExceeded,

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from data_platform import warehouse
 from data_platform.ingestion.frames import records_to_frame
+from data_platform.ingestion.http_transport import HttpTransport
 from data_platform.ingestion.orders_api import (
     ENTITIES,
-    HttpTransport,
     OrdersApiError,
     PageContractError,
     validate_page,
