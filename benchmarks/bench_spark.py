@@ -122,7 +122,7 @@ def run() -> None:
         try:
             asset_s, result = materialize(spark, kafka, wh_path, "cold")
             # The same events again from a new checkpoint into a new file, JVM already warm.
-            warm_s, _ = materialize(spark, kafka, Path(tmp) / "warm.duckdb", "warm")
+            warm_s, warm = materialize(spark, kafka, Path(tmp) / "warm.duckdb", "warm")
         finally:
             session.stop()
         assert result.success
@@ -133,6 +133,7 @@ def run() -> None:
                 "FROM stream.order_window_aggregates"
             ).fetchone()
     report(session_s, asset_s, warm_s, duck_s, result)
+    report_phases(asset_s, result, warm_s, warm)
     print(f"{os.cpu_count()} cores; 1-min load average {load_before:.1f} before, "
           f"{os.getloadavg()[0]:.1f} after (other processes share the cores)")  # fmt: skip
     print(f"same windows, counts and sums as DuckDB: {tuple(totals) == reference} {reference}")
@@ -162,3 +163,35 @@ def report(
           f"{'met' if total < 30 else 'NOT met'}")  # fmt: skip
     print(f"batches {meta['batches']}, windows {meta['windows_updated']}, "
           f"late {meta['late_records']}")  # fmt: skip
+
+
+PHASES = [
+    ("latestOffset", "find the end offsets (Python source, driver)"),
+    ("queryPlanning", "plan the batch"),
+    ("addBatch", "run the batch (everything below)"),
+    ("sink_to_pandas", "  toPandas: runs the plan (source read, parse, windows) + Arrow"),
+    ("sink_duckdb", "  DuckDB upsert of the updated windows"),
+    ("walCommit", "offset log write"),
+    ("commitOffsets", "commit log write"),
+    ("triggerExecution", "all triggers, end to end"),
+]
+
+
+def _phases(result: dg.ExecuteInProcessResult) -> dict[str, float]:
+    [mat] = result.asset_materializations_for_node("order_window_aggregates")
+    return dict(mat.metadata["seconds_by_phase"].value)  # type: ignore[arg-type]
+
+
+def report_phases(
+    cold_s: float, cold: dg.ExecuteInProcessResult, warm_s: float, warm: dg.ExecuteInProcessResult
+) -> None:
+    """Where the asset's time goes (Spark's progress `durationMs`, summed over the triggers)."""
+    cold_phases, warm_phases = _phases(cold), _phases(warm)
+    print(f"{'phase (seconds, summed over triggers)':<74}{'cold':>7}{'warm':>7}")
+    for key, label in PHASES:
+        cold_value, warm_value = cold_phases.get(key, 0), warm_phases.get(key, 0)
+        print(f"{key + ': ' + label:<74}{cold_value:>7.2f}{warm_value:>7.2f}")
+    outside = [run_s - phases.get("triggerExecution", 0) for run_s, phases in
+               ((cold_s, cold_phases), (warm_s, warm_phases))]  # fmt: skip
+    print(f"{'outside the triggers: Dagster run, topic guard, query start and stop':<74}"
+          f"{outside[0]:>7.2f}{outside[1]:>7.2f}")  # fmt: skip

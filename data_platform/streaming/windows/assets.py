@@ -89,6 +89,8 @@ def order_window_aggregates(
             "batches": summary.batches,
             "batches_replayed": summary.batches_replayed,
             "windows_updated": summary.windows_updated,
+            # Where the run's time went, so a slow run shows its phase in the UI.
+            "seconds_by_phase": dg.MetadataValue.json(summary.seconds),
             "query_id": summary.query_id,
             "checkpoint": checkpoint,
             "table": window_store.TABLE,

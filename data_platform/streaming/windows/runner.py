@@ -3,13 +3,15 @@
 Every micro-batch goes through `foreachBatch` into `window_store.apply_batch` on a short DuckDB
 connection of its own. Late records are measured exactly per batch: valid input events minus
 the events that reached a window (the progress figure `numRowsDroppedByWatermark` counts rows
-after partial aggregation, so it undercounts).
+after partial aggregation, so it undercounts). Where the time went is summed from Spark's own
+progress (`durationMs` per trigger) and, for the sink, timed around `foreachBatch`'s work.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -41,6 +43,10 @@ class RunSummary:
     windows_updated: int = 0
     watermark: str | None = None
     per_batch: list[dict[str, Any]] = field(default_factory=list)
+    # Seconds per phase over the run: Spark's trigger phases (`latestOffset`, `queryPlanning`,
+    # `addBatch`, `walCommit`, ...), and within `addBatch` the sink's `sink_to_pandas` (which
+    # runs the batch's plan: source read, parse, windows, state) and `sink_duckdb` (the upsert).
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def late_share(self) -> float:
@@ -69,12 +75,17 @@ def run_availablenow(
     started = threading.Event()
     holder: dict[str, str] = {}
     outcomes: dict[int, window_store.WindowBatchOutcome] = {}
+    sink: dict[str, float] = {"sink_to_pandas": 0.0, "sink_duckdb": 0.0}
 
     def write_batch(batch: DataFrame, batch_id: int) -> None:
         started.wait()
+        begun = time.perf_counter()
         frame = batch.toPandas()
+        converted = time.perf_counter()
         with connect() as conn:
             outcomes[batch_id] = window_store.apply_batch(conn, holder["id"], batch_id, frame)
+        sink["sink_to_pandas"] += converted - begun
+        sink["sink_duckdb"] += time.perf_counter() - converted
         fault_point("windows.after_commit")  # crash before Spark commits the batch
 
     streaming = (
@@ -94,7 +105,9 @@ def run_availablenow(
         if streaming.isActive:
             streaming.stop()
     progress = [json.loads(p.json) for p in streaming.recentProgress]
-    return summarise(streaming.id, progress, outcomes, checkpoint)
+    summary = summarise(streaming.id, progress, outcomes, checkpoint)
+    summary.seconds.update({name: round(value, 3) for name, value in sink.items()})
+    return summary
 
 
 def summarise(
@@ -104,7 +117,10 @@ def summarise(
     checkpoint: str,
 ) -> RunSummary:
     summary = RunSummary(query_id=query_id)
+    millis_by_phase: dict[str, int] = {}
     for p in progress:
+        for phase, millis in p.get("durationMs", {}).items():
+            millis_by_phase[phase] = millis_by_phase.get(phase, 0) + int(millis)
         batch_id = int(p["batchId"])
         inputs = window_query.observed(p)
         outcome = outcomes.get(batch_id)
@@ -129,4 +145,5 @@ def summarise(
         )  # fmt: skip
     if summary.watermark is None:
         summary.watermark = checkpoint_watermark(checkpoint)
+    summary.seconds = {phase: millis / 1000 for phase, millis in millis_by_phase.items()}
     return summary

@@ -82,6 +82,10 @@ def test_windows_exact_late_data_and_rerun_is_a_no_op(
     assert meta["invalid_records_dropped"] == len(POISON)
     assert (meta["valid_events"], meta["late_records"], meta["windows_updated"]) == (6, 0, 5)
     assert meta["watermark"].startswith("2024-03-01T12:20:00")  # max event 12:30 - 10 minutes
+    # Where the time went: Spark's trigger phases, the sink's share inside its batches.
+    phases = meta["seconds_by_phase"]
+    assert phases["sink_to_pandas"] > 0 and phases["sink_duckdb"] > 0
+    assert phases["triggerExecution"] >= phases["addBatch"] >= phases["sink_duckdb"]
 
     # Next trigger: 12:02 is 28 minutes behind the max seen (its window closed at 12:05 <=
     # watermark 12:20): dropped and reported late. 12:24 is within 10 minutes: counted.
