@@ -54,8 +54,9 @@ java:
 	  echo "java not found: installing openjdk-17-jre-headless"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
 
-# The dbt manifest is prepared ahead (dbt parse), so importing the definitions never parses.
-# Re-parsed only when a file of the dbt project changed.
+# The dbt manifest is prepared ahead (dbt parse), so importing the definitions never parses, and
+# the dbt asset specs are cached beside it (data_platform/dbt/spec_cache.py), so importing them
+# needs no dagster-dbt. Re-prepared only when a file of the dbt project changed.
 DBT_MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o \
   -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.yaml' -o -name '*.csv' \) -print)
@@ -63,8 +64,7 @@ DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -path
 manifest: $(DBT_MANIFEST)
 
 $(DBT_MANIFEST): $(STAMP) $(DBT_SOURCES)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dagster-dbt project prepare-and-package \
-	  --file data_platform/dbt/project.py
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m data_platform.dbt.spec_cache
 	touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml

@@ -27,8 +27,7 @@ def _assets() -> list[dg.AssetsDefinition]:
     from data_platform.dbt import assets as dbt_assets
     from data_platform.ingestion import assets as raw
 
-    return [raw.raw_orders, raw.raw_order_items, raw.raw_customers, dbt_assets.dbt_models,
-            dbt_assets.dbt_partitioned_models]  # fmt: skip
+    return [raw.raw_orders, raw.raw_order_items, raw.raw_customers, dbt_assets.dbt_models]
 
 
 def _resources(path: Path) -> dict:

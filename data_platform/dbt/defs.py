@@ -6,6 +6,6 @@ from data_platform.dbt import assets
 from data_platform.dbt.project import dbt_resource
 
 defs = dg.Definitions(
-    assets=[assets.dbt_partitioned_models, assets.dbt_models, assets.dbt_snapshots],
+    assets=[assets.dbt_models, assets.dbt_snapshots],
     resources={"dbt": dbt_resource()},
 )

@@ -1,18 +1,35 @@
-"""The dbt project and its manifest.
+"""The dbt project, its manifest and the dbt resource.
 
-The manifest is prepared ahead of time (`make manifest`, part of `make setup`), so importing the
-definitions never runs `dbt parse`; only `dagster dev` re-parses a stale one on load.
+The manifest (and the cached asset specs built from it, see `spec_cache`) is prepared ahead of
+time (`make manifest`, part of `make setup`, and the image build), so loading the definitions
+never runs `dbt parse`; only `dagster dev` re-prepares a stale one on load. dagster-dbt is
+imported only where dbt is run or the cache is built: importing it costs more than
+`import dagster` itself, and every run worker and CLI call loads this module.
 """
 
+from __future__ import annotations
+
+import functools
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dagster_dbt import DbtCliResource, DbtProject
+import dagster as dg
+
+if TYPE_CHECKING:
+    from dagster_dbt import DbtCliResource, DbtProject
+    from packaging.version import Version
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+@functools.cache
+def dbt_project() -> DbtProject:
+    from dagster_dbt import DbtProject
+
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
 def dbt_executable() -> str:
@@ -21,34 +38,77 @@ def dbt_executable() -> str:
     return str(sibling) if sibling.exists() else "dbt"
 
 
-def dbt_resource(project: DbtProject = dbt_project) -> DbtCliResource:
-    return DbtCliResource(project_dir=project, dbt_executable=dbt_executable())
+def installed_dbt_version() -> Version:
+    """dbt-core's version as installed beside this interpreter (what `dbt_executable` runs)."""
+    from importlib import metadata
+
+    from packaging.version import parse
+
+    return parse(metadata.version("dbt-core"))
 
 
-def manifest_is_stale(project: DbtProject = dbt_project) -> bool:
+def dbt_cli(project: DbtProject | None = None) -> DbtCliResource:
+    """dagster-dbt's CLI resource for `project` (default: this repo's), with this venv's dbt.
+
+    Without it (no dbt beside the interpreter), dagster-dbt's own resource, which asks the
+    `dbt` on PATH for its version."""
+    from dagster_dbt import DbtCliResource
+
+    executable = dbt_executable()
+    if executable == "dbt":
+        return DbtCliResource(project_dir=project or dbt_project())
+    from data_platform.dbt.cli_resource import VenvDbtCliResource
+
+    # DbtCliResource's __init__ takes a DbtProject; mypy's pydantic plugin sees only the field.
+    return VenvDbtCliResource(
+        project_dir=project or dbt_project(),  # type: ignore[arg-type]
+        dbt_executable=executable,
+    )
+
+
+class DbtResource(dg.ConfigurableResource):
+    """The `dbt` resource of the dbt assets: where the project is. dagster-dbt's
+    `DbtCliResource` is built from it inside the step, so loading the definitions does not
+    import dagster-dbt."""
+
+    project_dir: str = str(DBT_PROJECT_DIR)
+
+    def cli_resource(self) -> DbtCliResource:
+        from dagster_dbt import DbtProject
+
+        return dbt_cli(DbtProject(project_dir=self.project_dir, profiles_dir=self.project_dir))
+
+
+def dbt_resource() -> DbtResource:
+    return DbtResource()
+
+
+def _project_files(project_dir: Path) -> list[Path]:
+    sources = [project_dir / "dbt_project.yml", project_dir / "profiles.yml"]
+    for folder in ("models", "snapshots", "tests", "macros"):
+        sources += [p for p in (project_dir / folder).rglob("*") if p.is_file()]
+    return sources
+
+
+def manifest_is_stale(project_dir: Path = DBT_PROJECT_DIR) -> bool:
     """True when the manifest is missing or older than any file of the dbt project."""
-    manifest = project.manifest_path
+    manifest = project_dir / "target" / "manifest.json"
     if not manifest.exists():
         return True
     built = manifest.stat().st_mtime
-    sources = [project.project_dir / "dbt_project.yml", project.project_dir / "profiles.yml"]
-    for folder in ("models", "snapshots", "tests", "macros"):
-        sources += [p for p in (project.project_dir / folder).rglob("*") if p.is_file()]
-    return any(path.stat().st_mtime > built for path in sources)
+    return any(path.stat().st_mtime > built for path in _project_files(project_dir))
 
 
-def ensure_manifest(project: DbtProject = dbt_project) -> Path:
+def ensure_manifest(project: DbtProject | None = None) -> Path:
     """Run `dbt parse` only when the manifest is missing or stale; returns its path."""
-    if manifest_is_stale(project):
-        dbt_resource(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
-    return project.manifest_path
+    project = project or dbt_project()
+    if manifest_is_stale(Path(project.project_dir)):
+        dbt_cli(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
+    return Path(project.manifest_path)
 
 
-def prepare_if_dev(project: DbtProject = dbt_project) -> None:
+def prepare_if_dev() -> None:
     """Like `DbtProject.prepare_if_dev`, but with this venv's dbt (no activated venv needed for
-    `dagster dev`) and only when the manifest is stale."""
-    if os.environ.get("DAGSTER_IS_DEV_CLI"):
-        ensure_manifest(project)
-
-
-prepare_if_dev()
+    `dagster dev`) and only when the manifest is stale (the spec cache then rebuilds itself)."""
+    if os.environ.get("DAGSTER_IS_DEV_CLI") and manifest_is_stale():
+        ensure_manifest()

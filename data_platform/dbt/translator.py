@@ -6,6 +6,8 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtProject
 
+from data_platform.partitions import daily_partitions
+
 
 def _flat_key(props: Mapping[str, Any]) -> dg.AssetKey:
     """`stg_orders`, not `staging/stg_orders`: dbt names are unique, as raw asset names are."""
@@ -28,7 +30,14 @@ def _yaml_description(props: Mapping[str, Any]) -> str:
 
 
 class DataPlatformDbtTranslator(DagsterDbtTranslator):
-    """Sources keep the asset key of their `meta.dagster.asset_key` (the raw assets)."""
+    """Sources keep the asset key of their `meta.dagster.asset_key` (the raw assets);
+    incremental models are daily-partitioned, everything else is not."""
+
+    def get_partitions_def(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> dg.PartitionsDefinition | None:
+        materialized = dbt_resource_props.get("config", {}).get("materialized")
+        return daily_partitions if materialized == "incremental" else None
 
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None

@@ -65,7 +65,7 @@ def build_days(
     # the run has no edge from raw_orders to fact_orders and may build the mart first.
     return [
         dg.materialize(
-            [*RAW_DAILY, assets.dbt_models, assets.dbt_partitioned_models],
+            [*RAW_DAILY, assets.dbt_models],
             resources=resources,
             partition_key=day,
             instance=instance,
@@ -113,12 +113,11 @@ def dbt_command(
     """`dbt <args>` on the warehouse at `path`, as the assets run it (the same resource and
     warehouse variable, a throw-away target dir); returns the artifact's results (`dbt source
     freshness` writes sources.json)."""
-    from data_platform.dbt.project import dbt_project, dbt_resource
+    from data_platform.dbt.project import dbt_cli
     from data_platform.dbt.runner import warehouse_env
 
-    project = project or dbt_project
     with warehouse_env(path), tempfile.TemporaryDirectory(prefix="dbt-target-") as target:
-        invocation = dbt_resource(project).cli(
+        invocation = dbt_cli(project).cli(
             list(args), raise_on_error=False, target_path=Path(target)
         )
         invocation.wait()

@@ -16,7 +16,7 @@ DAY = date(2024, 5, 10)
 
 def build(assets: ModuleType, resources: dict) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [assets.dbt_models, assets.dbt_partitioned_models],
+        [assets.dbt_models],
         resources=resources,
         partition_key=DAY.isoformat(),
         raise_on_error=False,

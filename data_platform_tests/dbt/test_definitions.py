@@ -45,9 +45,9 @@ def test_dbt_tests_are_checks_on_their_models(defs: dg.Definitions) -> None:
 def test_every_dbt_asset_writes_through_the_warehouse_pool(dbt_manifest: Path) -> None:
     from data_platform.dbt import assets
 
-    for definition in (assets.dbt_partitioned_models, assets.dbt_models, assets.dbt_snapshots):
+    for definition in (assets.dbt_models, assets.dbt_snapshots):
         assert definition.op.pool == "warehouse"
-    assert assets.dbt_partitioned_models.backfill_policy == dg.BackfillPolicy.single_run()
+    assert assets.dbt_models.backfill_policy == dg.BackfillPolicy.single_run()
 
 
 def test_jobs_cover_raw_to_mart_and_users_to_snapshot(defs: dg.Definitions) -> None:

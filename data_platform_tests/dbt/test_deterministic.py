@@ -81,7 +81,7 @@ def test_exact_ties_in_the_source_resolve_the_same_whatever_the_storage_order(
     builds = []
     for _ in range(2):
         result = dg.materialize(
-            [dbt_assets_module.dbt_models, dbt_assets_module.dbt_partitioned_models],
+            [dbt_assets_module.dbt_models],
             resources=resources,
             partition_key=DAY,
         )

@@ -34,7 +34,7 @@ FACT_COLUMNS = [
 def build_mart(assets: ModuleType, resources: dict, day: str) -> dg.ExecuteInProcessResult:
     """Staging views and one day of fact_orders over whatever raw rows are there."""
     return dg.materialize(
-        [assets.dbt_models, assets.dbt_partitioned_models],
+        [assets.dbt_models],
         resources=resources,
         partition_key=day,
         raise_on_error=False,
@@ -104,7 +104,10 @@ def test_rerunning_one_day_replaces_that_day_only(
     remaining = query(three_days, "SELECT COUNT(DISTINCT order_id) FROM raw.orders "
                                   "WHERE partition_date = ?", [day])[0][0]  # fmt: skip
     result = dg.materialize(
-        [dbt_assets_module.dbt_partitioned_models], resources=resources, partition_key=THREE_DAYS[1]
+        [dbt_assets_module.dbt_models],
+        selection=["fact_orders"],
+        resources=resources,
+        partition_key=THREE_DAYS[1],
     )
     assert result.success
     after = per_day(three_days)
@@ -114,7 +117,10 @@ def test_rerunning_one_day_replaces_that_day_only(
         assert after[other] == before[other]  # same count, not even rewritten
     # Running the same day again changes nothing but the load time.
     dg.materialize(
-        [dbt_assets_module.dbt_partitioned_models], resources=resources, partition_key=THREE_DAYS[1]
+        [dbt_assets_module.dbt_models],
+        selection=["fact_orders"],
+        resources=resources,
+        partition_key=THREE_DAYS[1],
     )
     assert per_day(three_days)[day][0] == remaining
 
@@ -186,7 +192,7 @@ def crafted(tmp_path_factory: pytest.TempPathFactory, dbt_assets_module: ModuleT
         ],
     )  # fmt: skip
     result = dg.materialize(
-        [dbt_assets_module.dbt_models, dbt_assets_module.dbt_partitioned_models],
+        [dbt_assets_module.dbt_models],
         resources=make_resources(WarehouseResource(path=str(path))),
         tags={
             "dagster/asset_partition_range_start": TIER_DAY.isoformat(),
@@ -209,7 +215,7 @@ def test_a_range_run_builds_every_day_of_the_range_at_once(crafted: Crafted) -> 
                                DUPLICATE_DAY.isoformat()]  # fmt: skip
     # ... from one step, i.e. one dbt invocation for the whole range.
     steps = [e.step_key for e in crafted.result.get_step_success_events()]
-    assert steps.count("dbt_partitioned_models") == 1
+    assert steps.count("dbt_models") == 1
 
 
 def test_value_tier_boundaries(crafted: Crafted) -> None:

@@ -18,8 +18,7 @@ def test_daily_and_users_jobs_cover_the_dbt_layer(
 ) -> None:
     defs = dg.Definitions(
         assets=[raw.raw_orders, raw.raw_order_items, raw.raw_customers, raw.raw_users,
-                dbt_assets_module.dbt_models, dbt_assets_module.dbt_partitioned_models,
-                dbt_assets_module.dbt_snapshots],
+                dbt_assets_module.dbt_models, dbt_assets_module.dbt_snapshots],
         jobs=[automation.daily_ingestion_job, automation.users_refresh_job],
         resources=make_resources(warehouse),
     )  # fmt: skip

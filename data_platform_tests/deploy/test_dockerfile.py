@@ -1,5 +1,6 @@
 """deploy/Dockerfile without a Docker engine: its build context exists, and its manifest step
-(the same command) really prepares the dbt manifest in a staged copy of that context."""
+(the same command) really prepares the dbt manifest and the dbt spec cache in a staged copy of
+that context, after which the definitions load without dagster-dbt."""
 
 from __future__ import annotations
 
@@ -40,10 +41,9 @@ def test_build_context_and_entrypoint() -> None:
 
 
 def test_manifest_step_prepares_the_manifest(tmp_path: Path) -> None:
-    [manifest_step] = [r for r in instructions("RUN") if "prepare-and-package" in r]
+    [manifest_step] = [r for r in instructions("RUN") if "data_platform.dbt.spec_cache" in r]
     command = shlex.split(manifest_step.split("&&")[0])
-    assert command[:3] == ["dagster-dbt", "project", "prepare-and-package"]
-    assert (REPO_ROOT / command[command.index("--file") + 1]).is_file()
+    assert command == ["python", "-m", "data_platform.dbt.spec_cache"]
 
     app = tmp_path / "app"  # the image's WORKDIR, filled like the COPY lines fill it
     ignore = shutil.ignore_patterns("target", "logs", "dbt_packages", "__pycache__")
@@ -57,14 +57,22 @@ def test_manifest_step_prepares_the_manifest(tmp_path: Path) -> None:
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PYTHONPATH": str(app), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     env.pop("DAGSTER_IS_DEV_CLI", None)
-    subprocess.run([bin_dir / command[0], *command[1:]], cwd=app, env=env, check=True,
+    subprocess.run([sys.executable, *command[1:]], cwd=app, env=env, check=True,
                    capture_output=True, timeout=300)  # fmt: skip
     assert (app / "dbt_project" / "target" / "manifest.json").is_file()
+    cached = {p.name for p in (app / "dbt_project" / "target" / "dagster_specs").iterdir()}
+    assert cached == {"dbt_models.json", "dbt_snapshots.json"}
+    probe = (
+        "import sys, data_platform.definitions as d; "
+        "print(d.__file__, 'dagster_dbt' in sys.modules)"
+    )
     check = subprocess.run(
-        [sys.executable, "-c", "import data_platform; print(data_platform.__file__)"],
+        [sys.executable, "-W", "ignore", "-c", probe],
         cwd=app, env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
-    assert check.stdout.strip().startswith(str(app)), "the staged copy, not the repo, was used"
+    where, dbt_loaded = check.stdout.strip().splitlines()[-1].split()
+    assert where.startswith(str(app)), "the staged copy, not the repo, was used"
+    assert dbt_loaded == "False", "the staged image's definitions imported dagster-dbt"
 
 
 def test_installs_from_the_hashed_lock() -> None:
