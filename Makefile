@@ -57,7 +57,7 @@ java:
 # The dbt manifest is prepared ahead (dbt parse), so importing the definitions never parses, and
 # the dbt asset specs are cached beside it (data_platform/dbt/spec_cache.py), so importing them
 # needs no dagster-dbt. Re-prepared only when a file of the dbt project changed.
-DBT_MANIFEST := dbt_project/target/manifest.json
+DBT_MANIFEST := dbt_project/target/dagster/manifest.json
 DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -path dbt_project/logs -prune -o \
   -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.yaml' -o -name '*.csv' \) -print)
 

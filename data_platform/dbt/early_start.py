@@ -18,7 +18,6 @@ and checks).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,7 +38,6 @@ _SELECTION_TAGS = (
     ("--exclude", "dagster_dbt/exclude"),
     ("--selector", "dagster_dbt/selector"),
 )
-PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 STARTED_EARLY = "Running dbt command (started before dagster-dbt is imported)"
 
 
@@ -78,10 +76,6 @@ def start(
     executable = dbt_executable()
     if selection is None or executable == "dbt":
         return None
-    partial_parse = project_dir / "target" / PARTIAL_PARSE_FILE
-    if partial_parse.exists():  # dbt then skips parsing the project, as under dagster-dbt
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(partial_parse, target / PARTIAL_PARSE_FILE)
     command = [executable, *args, *selection]
     context.log.info(f"{STARTED_EARLY}: `{' '.join(command)}`.")
     return subprocess.Popen(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,20 +23,38 @@ if TYPE_CHECKING:
     from packaging.version import Version
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
-MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+# Dagster's own dbt artifacts (the prepared manifest, dbt's partial parse, the spec cache) live
+# apart from what dbt run by hand writes to `target/`: a hand-run `dbt build` rewrites
+# `target/manifest.json` (a new invocation id, compiled code, its --vars), which would change the
+# manifest the code location loads and make every later run rebuild the spec cache.
+DAGSTER_TARGET_PATH = Path("target") / "dagster"
+MANIFEST_PATH = DBT_PROJECT_DIR / DAGSTER_TARGET_PATH / "manifest.json"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 @functools.cache
 def dbt_project() -> DbtProject:
     from dagster_dbt import DbtProject
 
-    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    return DbtProject(
+        project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=DAGSTER_TARGET_PATH
+    )
 
 
 def dbt_executable() -> str:
     """The `dbt` installed next to this interpreter, so an un-activated venv works too."""
     sibling = Path(sys.executable).parent / "dbt"
     return str(sibling) if sibling.exists() else "dbt"
+
+
+def seed_partial_parse(project_dir: Path, target: Path) -> None:
+    """Copy the prepared parse (`partial_parse.msgpack`) into a run's own target folder, so dbt
+    skips parsing the project. dagster-dbt copies one only from dbt's default `target/`, which
+    holds whatever dbt run by hand left there, not what `make manifest` prepared."""
+    prepared = project_dir / DAGSTER_TARGET_PATH / PARTIAL_PARSE_FILE
+    if prepared.exists():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(prepared, target / PARTIAL_PARSE_FILE)
 
 
 def installed_dbt_version() -> Version:
@@ -76,7 +95,13 @@ class DbtResource(dg.ConfigurableResource):
     def cli_resource(self) -> DbtCliResource:
         from dagster_dbt import DbtProject
 
-        return dbt_cli(DbtProject(project_dir=self.project_dir, profiles_dir=self.project_dir))
+        return dbt_cli(
+            DbtProject(
+                project_dir=self.project_dir,
+                profiles_dir=self.project_dir,
+                target_path=DAGSTER_TARGET_PATH,
+            )
+        )
 
 
 def dbt_resource() -> DbtResource:
@@ -90,9 +115,8 @@ def _project_files(project_dir: Path) -> list[Path]:
     return sources
 
 
-def manifest_is_stale(project_dir: Path = DBT_PROJECT_DIR) -> bool:
+def manifest_is_stale(project_dir: Path = DBT_PROJECT_DIR, manifest: Path = MANIFEST_PATH) -> bool:
     """True when the manifest is missing or older than any file of the dbt project."""
-    manifest = project_dir / "target" / "manifest.json"
     if not manifest.exists():
         return True
     built = manifest.stat().st_mtime
@@ -102,7 +126,7 @@ def manifest_is_stale(project_dir: Path = DBT_PROJECT_DIR) -> bool:
 def ensure_manifest(project: DbtProject | None = None) -> Path:
     """Run `dbt parse` only when the manifest is missing or stale; returns its path."""
     project = project or dbt_project()
-    if manifest_is_stale(Path(project.project_dir)):
+    if manifest_is_stale(Path(project.project_dir), Path(project.manifest_path)):
         dbt_cli(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return Path(project.manifest_path)
 

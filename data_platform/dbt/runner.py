@@ -21,7 +21,12 @@ import dagster as dg
 import duckdb
 
 from data_platform.dbt import early_start
-from data_platform.dbt.project import MANIFEST_PATH, DbtResource, installed_dbt_version
+from data_platform.dbt.project import (
+    MANIFEST_PATH,
+    DbtResource,
+    installed_dbt_version,
+    seed_partial_parse,
+)
 from data_platform.resources import WarehouseResource
 from data_platform.warehouse import FileWarehouse, Warehouse
 from data_platform.warehouse import warehouse_env as warehouse_env_vars
@@ -147,6 +152,7 @@ def start_dbt(
     gets the manifest and translator directly. `_step_events` then gives either invocation's
     events the step's outputs."""
     project_dir = Path(dbt.project_dir)
+    seed_partial_parse(project_dir, target)
     process = early_start.start(context, project_dir, args, target)
     if process is not None:
         try:

@@ -26,11 +26,11 @@ from typing import Any
 import dagster as dg
 from dagster_shared.serdes import deserialize_value, serialize_value
 
-from data_platform.dbt.project import DBT_PROJECT_DIR, MANIFEST_PATH
+from data_platform.dbt.project import DAGSTER_TARGET_PATH, DBT_PROJECT_DIR, MANIFEST_PATH
 from data_platform.partitions import daily_partitions
 
 LOG = logging.getLogger(__name__)
-CACHE_DIR = DBT_PROJECT_DIR / "target" / "dagster_specs"
+CACHE_DIR = DBT_PROJECT_DIR / DAGSTER_TARGET_PATH / "specs"
 TRANSLATOR_SOURCE = Path(__file__).with_name("translator.py")
 # Metadata dagster-dbt keeps as Python objects (the parsed manifest, the translator, the
 # project): the step gets them from `runner` instead, so they are not cached.

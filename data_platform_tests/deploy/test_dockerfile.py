@@ -59,8 +59,8 @@ def test_manifest_step_prepares_the_manifest(tmp_path: Path) -> None:
     env.pop("DAGSTER_IS_DEV_CLI", None)
     subprocess.run([sys.executable, *command[1:]], cwd=app, env=env, check=True,
                    capture_output=True, timeout=300)  # fmt: skip
-    assert (app / "dbt_project" / "target" / "manifest.json").is_file()
-    cached = {p.name for p in (app / "dbt_project" / "target" / "dagster_specs").iterdir()}
+    assert (app / "dbt_project" / "target" / "dagster" / "manifest.json").is_file()
+    cached = {p.name for p in (app / "dbt_project" / "target" / "dagster" / "specs").iterdir()}
     assert cached == {"dbt_models.json", "dbt_snapshots.json"}
     probe = (
         "import sys, data_platform.definitions as d; "
