@@ -33,11 +33,13 @@ PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 @functools.cache
-def dbt_project() -> DbtProject:
+def dbt_project(project_dir: Path = DBT_PROJECT_DIR) -> DbtProject:
+    """dagster-dbt's project (default: this repo's), profiles beside it, Dagster's artifacts in
+    `DAGSTER_TARGET_PATH`."""
     from dagster_dbt import DbtProject
 
     return DbtProject(
-        project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=DAGSTER_TARGET_PATH
+        project_dir=project_dir, profiles_dir=project_dir, target_path=DAGSTER_TARGET_PATH
     )
 
 
@@ -93,15 +95,7 @@ class DbtResource(dg.ConfigurableResource):
     project_dir: str = str(DBT_PROJECT_DIR)
 
     def cli_resource(self) -> DbtCliResource:
-        from dagster_dbt import DbtProject
-
-        return dbt_cli(
-            DbtProject(
-                project_dir=self.project_dir,
-                profiles_dir=self.project_dir,
-                target_path=DAGSTER_TARGET_PATH,
-            )
-        )
+        return dbt_cli(dbt_project(Path(self.project_dir)))
 
 
 def dbt_resource() -> DbtResource:
