@@ -15,7 +15,7 @@ import json
 import queue
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -223,6 +223,8 @@ class BatchTransaction:
         micros = pa.chunked_array(chunks, pa.int64()).drop_null().to_numpy()
         if not len(micros):
             return BatchLatency(None, None, None)
+        if committed_at.tzinfo is None:  # naive is UTC here (`warehouse.utcnow`), not local time
+            committed_at = committed_at.replace(tzinfo=UTC)
         seconds = (int(committed_at.timestamp() * 1_000_000) - micros) / 1_000_000
         median, p95 = np.percentile(seconds, [50, 95])  # linear, as SQL's quantile_cont
         return BatchLatency(*(round(float(v), 3) for v in (median, p95, seconds.max())))

@@ -2,10 +2,12 @@
 one SQL computes over the rows it committed, and offsets an earlier batch loaded are neither
 inserted again nor counted in it."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pyarrow as pa
+import pytest
 
 from data_platform.kafka.ranges import PartitionRange
 from data_platform.streaming.microbatch import order_batch, stream_store
@@ -60,6 +62,29 @@ def test_latency_is_the_committed_rows_quantiles_and_skips_loaded_offsets(tmp_pa
         counts, latency = _load(conn, 5, _events([5, 6, 7], [1, 1, 1]), "third")
         assert counts.events_inserted == 0
         assert latency == (None, None, None)
+
+
+def test_latency_reads_a_naive_commit_time_as_utc_whatever_the_local_zone(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loader passes `warehouse.utcnow()`, a naive UTC time; on a machine whose zone is not
+    UTC, reading it as local time would shift every latency by the zone's offset."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+            stream_store.ensure_stream_schema(conn)
+            transaction = stream_store.BatchTransaction(
+                conn, "orders", [PartitionRange(0, 0, 2)], "naive", COMMITTED_AT
+            )
+            transaction.insert_events(_events([0, 1], [1.0, 3.0]))
+            transaction.commit(order_batch.SplitBatch().dead_table())
+            aware = transaction.latency(COMMITTED_AT)
+            assert transaction.latency(COMMITTED_AT.replace(tzinfo=None)) == aware
+            assert aware == (2.0, 2.9, 3.0)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_kafka_times_keep_every_instant_a_calendar_holds_and_drop_the_rest() -> None:
