@@ -77,6 +77,15 @@ def partition_vars(context: dg.AssetExecutionContext) -> dict[str, str] | None:
     return {"min_date": f"{window.start:%Y-%m-%d}", "max_date": f"{window.end:%Y-%m-%d}"}
 
 
+def partition_env(dbt_vars: Mapping[str, str] | None) -> dict[str, str]:
+    """The window as `partition_range.sql` reads it from the environment; empty values (every
+    day) when there is none, so a window of the calling process never leaks into dbt."""
+    window = dbt_vars or {}
+    return {
+        f"DATA_PLATFORM_{name.upper()}": window.get(name, "") for name in ("min_date", "max_date")
+    }
+
+
 def _node(manifest: Mapping[str, Any], event: DbtEvent) -> Mapping[str, Any] | None:
     unique_id = event.metadata.get("unique_id")
     text = getattr(unique_id, "value", unique_id)
@@ -227,10 +236,11 @@ def run_dbt(
 ) -> Iterator[DbtEvent]:
     """`dbt <args>` for the selected assets; yields its events with row counts attached.
 
-    `dbt_vars` (a partition window) go to dbt as `--vars` and into the metadata of the counts
-    and of the partitioned assets' checks. Events are collected until dbt exits (also when it
-    fails), then re-emitted with metadata; a failing dbt invocation is raised after its events,
-    so failed checks are still recorded.
+    `dbt_vars` (a partition window) go to dbt as environment variables (`partition_range.sql`
+    reads them; new `--vars` would make dbt re-parse the whole project each run) and into the
+    metadata of the counts and of the partitioned assets' checks. Events are collected until
+    dbt exits (also when it fails), then re-emitted with metadata; a failing dbt invocation is
+    raised after its events, so failed checks are still recorded.
     """
     events: list[DbtEvent] = []
     error: Exception | None = None
@@ -238,10 +248,9 @@ def run_dbt(
     # per invocation under dbt_project/target; the dbt log is in the step's logs anyway.
     with (
         warehouse_env(warehouse.target()),
+        environment(partition_env(dbt_vars)),
         tempfile.TemporaryDirectory(prefix="dbt-target-") as target,
     ):
-        if dbt_vars is not None:
-            args = [*args, "--vars", json.dumps(dbt_vars)]
         invocation = start_dbt(context, dbt, args, Path(target))
         try:
             events.extend(_step_events(context, iter(invocation.stream())))

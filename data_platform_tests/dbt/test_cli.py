@@ -1,5 +1,6 @@
 """The dbt project from the command line: plain `dbt build`, and Dagster's --partition-range."""
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -50,24 +51,69 @@ def test_dbt_build_runs_standalone_on_the_python_default_path(
     assert query(default_path, "SELECT COUNT(*) FROM marts.fact_orders") == orders
 
 
-def test_malformed_range_vars_fail_with_a_message_naming_the_var(
+MALFORMED_MIN_DATE = "2024-03-01; drop table raw.orders"
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (
+            ["--vars", json.dumps({"min_date": MALFORMED_MIN_DATE, "max_date": "2024-03-02"})],
+            {},
+            "var min_date must be a date YYYY-MM-DD",
+        ),
+        (
+            [],
+            {"DATA_PLATFORM_MIN_DATE": MALFORMED_MIN_DATE, "DATA_PLATFORM_MAX_DATE": "2024-03-02"},
+            "environment variable DATA_PLATFORM_MIN_DATE must be a date YYYY-MM-DD",
+        ),
+        (
+            [],
+            {"DATA_PLATFORM_MIN_DATE": "2024-03-02", "DATA_PLATFORM_MAX_DATE": "2024-03-01"},
+            "environment variable DATA_PLATFORM_MAX_DATE (exclusive) must be after min_date",
+        ),
+    ],
+    ids=["vars", "environment", "environment-reversed"],
+)
+def test_a_malformed_range_fails_with_a_message_naming_where_it_came_from(
+    tmp_path: Path, dbt_manifest: Path, args: list[str], env: dict[str, str], message: str
+) -> None:
+    completed = dbt_cli(tmp_path, "compile", "--select", "fact_orders", *args, env=env)
+    assert completed.returncode != 0
+    assert message in completed.stdout
+
+
+def test_a_new_day_in_the_environment_keeps_partial_parsing(
     tmp_path: Path, dbt_manifest: Path
 ) -> None:
-    completed = dbt_cli(
-        tmp_path, "compile", "--select", "fact_orders",
-        "--vars", '{"min_date": "2024-03-01; drop table raw.orders", "max_date": "2024-03-02"}',
-    )  # fmt: skip
-    assert completed.returncode != 0
-    assert "var min_date must be a date YYYY-MM-DD" in completed.stdout
+    """Dagster passes each partition's window in the environment: a new day re-parses at most
+    the files that read it, where new --vars (the last parse) make dbt re-parse everything."""
+
+    def parse(*args: str, day: str = "") -> str:
+        window = {"DATA_PLATFORM_MIN_DATE": day, "DATA_PLATFORM_MAX_DATE": day and "2099-01-01"}
+        completed = dbt_cli(tmp_path, "parse", *args, env=window)
+        assert completed.returncode == 0, completed.stdout[-3000:]
+        return completed.stdout
+
+    parse(day="2024-03-01")
+    assert "Unable to do partial parsing" not in parse(day="2024-03-02")
+    assert "Unable to do partial parsing" not in parse(day="")
+    assert "Unable to do partial parsing because config vars" in parse(
+        "--vars", json.dumps({"min_date": "2024-03-02", "max_date": "2024-03-03"})
+    )
 
 
-def dbt_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    """Plain dbt from the command line, with no Dagster and no DBT_* variables involved."""
+def dbt_cli(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Plain dbt from the command line, with no Dagster and no DBT_* variables involved (other
+    than `env`)."""
     return subprocess.run(
         [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR),
          "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(cwd / "target"),
          "--log-path", str(cwd / "logs")],
-        cwd=cwd, env={k: v for k, v in os.environ.items() if not k.startswith("DBT_")},
+        cwd=cwd,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("DBT_")}, **(env or {})},
         capture_output=True, text=True, check=False,
     )  # fmt: skip
 

@@ -1,7 +1,8 @@
 {#-
   One row per order, with its customer and item aggregates (LEFT JOINed: no order is dropped).
-  Incremental over the run's date range (vars min_date/max_date): the range is deleted and
-  rebuilt in one transaction; without vars every day is rebuilt.
+  Incremental over the run's date range (vars min_date/max_date, else the environment's
+  DATA_PLATFORM_MIN_DATE/MAX_DATE): the range is deleted and rebuilt in one transaction;
+  without either every day is rebuilt.
 -#}
 {{ config(
     materialized='incremental',
