@@ -1,8 +1,10 @@
-"""Run dbt for an asset step: warehouse path in the environment, row counts once dbt has exited.
+"""Run dbt for an asset step: warehouse and partition window in the environment, events as
+dbt reports them, each model's row counts from dbt's own log.
 
-DuckDB admits one process per file, so no warehouse connection is held while dbt runs; the row
-counts are read after the dbt subprocess has released the file. dagster-dbt runs dbt and turns
-its log into events; it is imported here, in the step, not when the definitions load.
+DuckDB admits one process per file, so Dagster cannot read the warehouse while dbt runs: every
+model and snapshot logs its counts in a post-hook (`macros/row_counts.sql`), and the step puts
+them on the model's materialization as it arrives. dagster-dbt runs dbt and turns its log into
+events; it is imported here, in the step, not when the definitions load.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
+import signal
+import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -18,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import duckdb
 
 from data_platform.dbt import early_start
 from data_platform.dbt.project import (
@@ -86,33 +90,24 @@ def partition_env(dbt_vars: Mapping[str, str] | None) -> dict[str, str]:
     }
 
 
-def _node(manifest: Mapping[str, Any], event: DbtEvent) -> Mapping[str, Any] | None:
-    unique_id = event.metadata.get("unique_id")
-    text = getattr(unique_id, "value", unique_id)
-    return manifest.get("nodes", {}).get(text) if isinstance(text, str) else None
+ROW_COUNTS = re.compile(r"row counts of (?P<unique_id>\S+): (?P<counts>\{.*\})")
+"""The line `log_row_counts` (macros/row_counts.sql) logs for a model or snapshot."""
+COUNT_METADATA = {
+    "row_count": "dagster/row_count",
+    "partition_range_row_count": "partition_range_row_count",
+}
 
 
-def _relation(node: Mapping[str, Any]) -> str:
-    """`"schema"."alias"`, without the database: DuckDB names it after the file, which differs
-    between the manifest's parse and the run (a test's or benchmark's temp warehouse)."""
-    return ".".join('"' + part.replace('"', '""') + '"' for part in (node["schema"], node["alias"]))
-
-
-def _count_rows(
-    conn: duckdb.DuckDBPyConnection, node: Mapping[str, Any], dbt_vars: Mapping[str, str] | None
-) -> dict[str, Any]:
-    """Total rows of the node's relation and, for a ranged incremental run, rows in the range."""
-    relation = _relation(node)
-    total = conn.execute(f"SELECT COUNT(*) FROM {relation}").fetchone()  # noqa: S608 - quoted manifest identifiers
-    counts: dict[str, Any] = {"dagster/row_count": total[0] if total else 0}
-    range_column = node.get("config", {}).get("range_column")
-    if range_column and dbt_vars:
-        in_range = conn.execute(
-            f'SELECT COUNT(*) FROM {relation} WHERE "{range_column}" >= ? AND "{range_column}" < ?',  # noqa: S608 - quoted manifest identifiers
-            [date.fromisoformat(dbt_vars["min_date"]), date.fromisoformat(dbt_vars["max_date"])],
-        ).fetchone()
-        counts["partition_range_row_count"] = in_range[0] if in_range else 0
-    return counts
+def logged_row_counts(raw_event: Mapping[str, Any]) -> tuple[str, dict[str, int]] | None:
+    """(unique id, metadata) of a row-counts line in dbt's JSON log; None for any other event."""
+    info = raw_event.get("info", {})
+    match = (
+        ROW_COUNTS.fullmatch(info.get("msg", "")) if info.get("name") == "JinjaLogInfo" else None
+    )
+    if match is None:
+        return None
+    counts = json.loads(match["counts"])
+    return match["unique_id"], {COUNT_METADATA[name]: int(n) for name, n in counts.items()}
 
 
 def with_partition_range(
@@ -227,6 +222,47 @@ def _step_events(context: dg.AssetExecutionContext, events: Iterator[Any]) -> It
             yield event
 
 
+def _with_counts(
+    context: dg.AssetExecutionContext, invocation: DbtCliInvocation
+) -> Iterator[DbtEvent]:
+    """dagster-dbt's `stream()`, step by step, with each model's logged row counts put on its
+    materialization (dbt logs them just before it reports the model)."""
+    counts: dict[str, dict[str, int]] = {}
+    for message in invocation.stream_raw_events():
+        logged = logged_row_counts(message.raw_event)
+        if logged is not None:
+            counts[logged[0]] = logged[1]
+            continue
+        events = message.to_default_asset_events(
+            manifest=invocation.manifest,
+            dagster_dbt_translator=invocation.dagster_dbt_translator,
+            context=invocation.context,
+            target_path=invocation.target_path,
+            project=invocation.project,
+        )
+        for event in _step_events(context, iter(events)):
+            unique_id = event.metadata.get("unique_id")
+            extra = counts.get(str(getattr(unique_id, "value", unique_id)))
+            if extra and isinstance(event, dg.Output | dg.AssetMaterialization):
+                yield event.with_metadata({**event.metadata, **extra})
+            else:
+                yield event
+
+
+def _stop(invocation: DbtCliInvocation) -> None:
+    """A step that stops reading dbt's events (interrupted between two of them) stops dbt too,
+    as dagster-dbt does when the interrupt comes while it reads: SIGINT, then a kill."""
+    process = invocation.process
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=invocation.termination_timeout_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def run_dbt(
     context: dg.AssetExecutionContext,
     dbt: DbtResource,
@@ -234,48 +270,29 @@ def run_dbt(
     args: Sequence[str],
     dbt_vars: Mapping[str, str] | None = None,
 ) -> Iterator[DbtEvent]:
-    """`dbt <args>` for the selected assets; yields its events with row counts attached.
+    """`dbt <args>` for the selected assets; yields its events as dbt reports them, models
+    with their row counts.
 
     `dbt_vars` (a partition window) go to dbt as environment variables (`partition_range.sql`
     reads them; new `--vars` would make dbt re-parse the whole project each run) and into the
-    metadata of the counts and of the partitioned assets' checks. Events are collected until
-    dbt exits (also when it fails), then re-emitted with metadata; a failing dbt invocation is
-    raised after its events, so failed checks are still recorded.
+    metadata of the partitioned assets' checks. A failing dbt invocation is raised after its
+    events, so failed checks are still recorded.
     """
-    events: list[DbtEvent] = []
-    error: Exception | None = None
+    partitioned = {spec.key for spec in context.assets_def.specs if spec.partitions_def}
     # A throw-away target dir: dagster-dbt's default keeps one copy of the artifacts (megabytes)
     # per invocation under dbt_project/target; the dbt log is in the step's logs anyway.
-    with (
-        warehouse_env(warehouse.target()),
-        environment(partition_env(dbt_vars)),
-        tempfile.TemporaryDirectory(prefix="dbt-target-") as target,
-    ):
-        invocation = start_dbt(context, dbt, args, Path(target))
+    with tempfile.TemporaryDirectory(prefix="dbt-target-") as target:
+        with warehouse_env(warehouse.target()), environment(partition_env(dbt_vars)):
+            invocation = start_dbt(context, dbt, args, Path(target))
         try:
-            events.extend(_step_events(context, iter(invocation.stream())))
-        except Exception as exc:  # re-raised below, after the events are recorded
-            error = exc
-    manifest_json = invocation.manifest
-    built = [
-        (e, _node(manifest_json, e))
-        for e in events
-        if isinstance(e, dg.Output | dg.AssetMaterialization)
-    ]
-    partitioned = {spec.key for spec in context.assets_def.specs if spec.partitions_def}
-    counts: dict[int, dict[str, Any]] = {}
-    if built:
-        with warehouse.connect(read_only=True) as conn:
-            for built_event, node in built:
-                if node is not None and node.get("resource_type") in ("model", "snapshot"):
-                    counts[id(built_event)] = _count_rows(conn, node, dbt_vars)
-    for event in events:
-        extra = counts.get(id(event))
-        if extra and isinstance(event, dg.Output | dg.AssetMaterialization):
-            yield event.with_metadata({**event.metadata, **extra})
-        elif dbt_vars and isinstance(event, dg.AssetCheckResult) and event.asset_key in partitioned:
-            yield with_partition_range(event, dbt_vars)
-        else:
-            yield event
-    if error is not None:
-        raise error
+            for event in _with_counts(context, invocation):
+                if (
+                    dbt_vars
+                    and isinstance(event, dg.AssetCheckResult)
+                    and event.asset_key in partitioned
+                ):
+                    yield with_partition_range(event, dbt_vars)
+                else:
+                    yield event
+        finally:
+            _stop(invocation)

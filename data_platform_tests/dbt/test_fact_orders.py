@@ -74,10 +74,15 @@ def test_three_days_have_one_row_per_distinct_cleaned_order(three_days: Path) ->
     )
 
 
-def test_materialization_metadata_has_row_counts(
+def test_materializations_carry_row_counts_and_are_recorded_while_dbt_runs(
     dbt_assets_module: ModuleType, resources: dict, three_days: Path
 ) -> None:
-    result = build_mart(dbt_assets_module, resources, THREE_DAYS[1])
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [dbt_assets_module.dbt_models], resources=resources, partition_key=THREE_DAYS[1],
+            instance=instance, raise_on_error=False,
+        )  # fmt: skip
+        logs = instance.all_logs(result.run_id)
     assert result.success
     by_key = {
         m.materialization.asset_key.to_user_string(): m.materialization.metadata
@@ -86,6 +91,16 @@ def test_materialization_metadata_has_row_counts(
     assert by_key["fact_orders"]["dagster/row_count"].value == 3 * ORDERS_PER_DAY
     assert by_key["fact_orders"]["partition_range_row_count"].value == ORDERS_PER_DAY
     assert by_key["stg_orders"]["dagster/row_count"].value == 3 * ORDERS_PER_DAY
+    assert all("dagster/row_count" in metadata for metadata in by_key.values())
+    # Counted by dbt (macros/row_counts.sql), so each model's events are stored as dbt reports
+    # it: all materializations are in the event log before dagster-dbt logs that dbt finished.
+    finished = next(i for i, e in enumerate(logs) if e.user_message.startswith("Finished dbt"))
+    materialization = dg.DagsterEventType.ASSET_MATERIALIZATION
+    materialized = [
+        i for i, e in enumerate(logs)
+        if e.dagster_event and e.dagster_event.event_type == materialization
+    ]  # fmt: skip
+    assert len(materialized) == len(by_key) and max(materialized) < finished
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     relationship = checks["relationships_fact_orders_customer_id__customer_id__ref_stg_customers_"]
     assert relationship.severity == dg.AssetCheckSeverity.WARN
