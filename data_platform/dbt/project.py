@@ -30,6 +30,7 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 DAGSTER_TARGET_PATH = Path("target") / "dagster"
 MANIFEST_PATH = DBT_PROJECT_DIR / DAGSTER_TARGET_PATH / "manifest.json"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+KEPT_PARSES = 8
 
 
 @functools.cache
@@ -49,14 +50,50 @@ def dbt_executable() -> str:
     return str(sibling) if sibling.exists() else "dbt"
 
 
-def seed_partial_parse(project_dir: Path, target: Path) -> None:
-    """Copy the prepared parse (`partial_parse.msgpack`) into a run's own target folder, so dbt
-    skips parsing the project. dagster-dbt copies one only from dbt's default `target/`, which
-    holds whatever dbt run by hand left there, not what `make manifest` prepared."""
-    prepared = project_dir / DAGSTER_TARGET_PATH / PARTIAL_PARSE_FILE
-    if prepared.exists():
+def _kept_parse(project_dir: Path, profile_key: str) -> Path:
+    return project_dir / DAGSTER_TARGET_PATH / "partial_parse" / f"{profile_key}.msgpack"
+
+
+def seed_partial_parse(project_dir: Path, target: Path, profile_key: str) -> None:
+    """Copy a parse into a run's own target folder, so dbt parses only what changed: the last
+    run's for the same warehouse (`profile_key`), else the prepared one. dbt re-parses the
+    whole project when its profile's connection values differ from the saved parse's (a
+    warehouse path other than `make manifest`'s: "profile has changed"), and dagster-dbt copies
+    a parse only from dbt's default `target/`, which holds whatever dbt run by hand left there.
+    dbt checks a seeded parse against the project and falls back to a full parse itself."""
+    kept = _kept_parse(project_dir, profile_key)
+    source = kept if kept.exists() else project_dir / DAGSTER_TARGET_PATH / PARTIAL_PARSE_FILE
+    if source.exists():
         target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(prepared, target / PARTIAL_PARSE_FILE)
+        shutil.copy(source, target / PARTIAL_PARSE_FILE)
+
+
+def keep_partial_parse(project_dir: Path, target: Path, profile_key: str) -> None:
+    """After dbt exited: its parse of this run, for the next run on the same warehouse. Replaced
+    atomically (concurrent runs on a lake each leave a whole file); a read-only project (an
+    image) keeps none, and its runs start from the prepared parse. The parses of the
+    `KEPT_PARSES` warehouses used last are kept (~0.7 MB each)."""
+    produced = target / PARTIAL_PARSE_FILE
+    if not produced.exists():
+        return
+    kept = _kept_parse(project_dir, profile_key)
+    partial = kept.with_name(f"{kept.name}.{os.getpid()}.tmp")
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(produced, partial)
+        os.replace(partial, kept)
+        by_age = sorted(kept.parent.glob("*.msgpack"), key=_mtime, reverse=True)
+        for old in by_age[KEPT_PARSES:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        partial.unlink(missing_ok=True)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:  # pruned by a concurrent run
+        return 0.0
 
 
 def installed_dbt_version() -> Version:

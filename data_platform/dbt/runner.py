@@ -10,6 +10,7 @@ events; it is imported here, in the step, not when the definitions load.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import re
@@ -29,11 +30,13 @@ from data_platform.dbt.project import (
     MANIFEST_PATH,
     DbtResource,
     installed_dbt_version,
+    keep_partial_parse,
     seed_partial_parse,
 )
 from data_platform.resources import WarehouseResource
 from data_platform.warehouse import FileWarehouse, Warehouse
 from data_platform.warehouse import warehouse_env as warehouse_env_vars
+from data_platform.warehouse.target import S3_KEY_ID_ENV, S3_SECRET_ENV
 
 if TYPE_CHECKING:
     from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation
@@ -145,7 +148,11 @@ def manifest() -> Mapping[str, Any]:
 
 
 def start_dbt(
-    context: dg.AssetExecutionContext, dbt: DbtResource, args: Sequence[str], target: Path
+    context: dg.AssetExecutionContext,
+    dbt: DbtResource,
+    args: Sequence[str],
+    target: Path,
+    profile_key: str = "default",
 ) -> DbtCliInvocation:
     """`dbt <args>` for the step's selection, as dagster-dbt runs it for `@dbt_assets`.
 
@@ -156,7 +163,7 @@ def start_dbt(
     gets the manifest and translator directly. `_step_events` then gives either invocation's
     events the step's outputs."""
     project_dir = Path(dbt.project_dir)
-    seed_partial_parse(project_dir, target)
+    seed_partial_parse(project_dir, target, profile_key)
     process = early_start.start(context, project_dir, args, target)
     if process is not None:
         try:
@@ -249,6 +256,13 @@ def _with_counts(
                 yield event
 
 
+def _profile_key(profile: Mapping[str, str]) -> str:
+    """Names the kept dbt parse of one warehouse: a digest of where the profile points,
+    credentials left out."""
+    where = sorted((k, v) for k, v in profile.items() if k not in (S3_KEY_ID_ENV, S3_SECRET_ENV))
+    return hashlib.sha256(json.dumps(where).encode()).hexdigest()[:16]
+
+
 def _stop(invocation: DbtCliInvocation) -> None:
     """A step that stops reading dbt's events (interrupted between two of them) stops dbt too,
     as dagster-dbt does when the interrupt comes while it reads: SIGINT, then a kill."""
@@ -281,9 +295,11 @@ def run_dbt(
     partitioned = {spec.key for spec in context.assets_def.specs if spec.partitions_def}
     # A throw-away target dir: dagster-dbt's default keeps one copy of the artifacts (megabytes)
     # per invocation under dbt_project/target; the dbt log is in the step's logs anyway.
+    profile = warehouse_env_vars(warehouse.target())
+    profile_key = _profile_key(profile)
     with tempfile.TemporaryDirectory(prefix="dbt-target-") as target:
-        with warehouse_env(warehouse.target()), environment(partition_env(dbt_vars)):
-            invocation = start_dbt(context, dbt, args, Path(target))
+        with environment(profile), environment(partition_env(dbt_vars)):
+            invocation = start_dbt(context, dbt, args, Path(target), profile_key)
         try:
             for event in _with_counts(context, invocation):
                 if (
@@ -296,3 +312,5 @@ def run_dbt(
                     yield event
         finally:
             _stop(invocation)
+            if invocation.process.returncode in (0, 1):  # dbt ran (1: a model or test failed)
+                keep_partial_parse(Path(dbt.project_dir), Path(target), profile_key)

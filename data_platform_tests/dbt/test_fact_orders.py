@@ -108,6 +108,21 @@ def test_materializations_carry_row_counts_and_are_recorded_while_dbt_runs(
     assert relationship.metadata["dagster_dbt/failed_row_count"].value > 0
 
 
+def test_the_next_run_on_a_warehouse_parses_only_what_changed(
+    dbt_assets_module: ModuleType, resources: dict, three_days: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """The prepared parse was made for another warehouse path, so dbt's first run here parses
+    the project in full ("profile has changed"); the step keeps that run's parse for the next
+    one on this warehouse, which then re-parses nothing for a new day (dagster-dbt echoes dbt's
+    log to stdout)."""
+    capsys.readouterr()
+    assert build_mart(dbt_assets_module, resources, THREE_DAYS[0]).success
+    assert "Unable to do partial parsing because profile has changed" in capsys.readouterr().out
+    assert build_mart(dbt_assets_module, resources, THREE_DAYS[1]).success
+    assert "Unable to do partial parsing" not in capsys.readouterr().out
+
+
 def test_rerunning_one_day_replaces_that_day_only(
     dbt_assets_module: ModuleType, resources: dict, three_days: Path
 ) -> None:
