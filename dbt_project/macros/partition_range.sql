@@ -8,11 +8,14 @@
 {% macro partition_range() -%}
     {%- set min_date = var('min_date', none) -%}
     {%- set max_date = var('max_date', none) -%}
-    {%- set source = 'var ' -%}
+    {%- set label = {'min_date': 'var min_date', 'max_date': 'var max_date'} -%}
     {%- if min_date is none and max_date is none -%}
         {%- set min_date = env_var('DATA_PLATFORM_MIN_DATE', '') or none -%}
         {%- set max_date = env_var('DATA_PLATFORM_MAX_DATE', '') or none -%}
-        {%- set source = 'environment variable DATA_PLATFORM_' -%}
+        {%- set label = {
+            'min_date': 'environment variable DATA_PLATFORM_MIN_DATE',
+            'max_date': 'environment variable DATA_PLATFORM_MAX_DATE',
+        } -%}
     {%- endif -%}
     {%- if min_date is none and max_date is none or flags.FULL_REFRESH -%}
         {{ return(none) }}
@@ -20,14 +23,12 @@
     {%- for name, value in [('min_date', min_date), ('max_date', max_date)] -%}
         {%- if value is none or not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', value | string) -%}
             {{ exceptions.raise_compiler_error(
-                source ~ (name | upper if 'environment' in source else name)
-                ~ " must be a date YYYY-MM-DD (both min_date and max_date are required), got: " ~ value) }}
+                label[name] ~ " must be a date YYYY-MM-DD (both min_date and max_date are required), got: " ~ value) }}
         {%- endif -%}
     {%- endfor -%}
     {%- if (max_date | string) <= (min_date | string) -%}
         {{ exceptions.raise_compiler_error(
-            source ~ ("MAX_DATE" if 'environment' in source else "max_date")
-            ~ " (exclusive) must be after min_date, got " ~ min_date ~ " .. " ~ max_date) }}
+            label['max_date'] ~ " (exclusive) must be after min_date, got " ~ min_date ~ " .. " ~ max_date) }}
     {%- endif -%}
     {{ return({'min_date': min_date | string, 'max_date': max_date | string}) }}
 {%- endmacro %}
